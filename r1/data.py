@@ -1,0 +1,197 @@
+"""Prompt data: sources → one schema, validation with quarantine, dedupe, 10-gram decontamination, split."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["id", "source", "problem", "answer", "domain", "difficulty", "language"]
+QUARANTINE_COLUMNS = ["source", "row", "field", "reason", "raw"]
+
+
+def stable_int(*parts) -> int:
+    return int.from_bytes(hashlib.sha256("\0".join(map(str, parts)).encode()).digest()[:4], "big")
+
+
+def _read_table(path: str) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"data source file not found: {path}")
+    if p.suffix == ".parquet":
+        return pd.read_parquet(p).to_dict("records")
+    if p.suffix in (".jsonl", ".json"):
+        from r1.atomic import read_jsonl
+
+        return read_jsonl(p)
+    raise ValueError(f"{path}: unsupported source file type {p.suffix!r} (use .jsonl or .parquet)")
+
+
+def gsm8k_final_answer(text: str) -> str:
+    """The final answer of a GSM8K solution: the text after the last '#### ', thousands commas removed."""
+    if "####" not in text:
+        return ""
+    return text.rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
+    """Read one configured source into raw rows (problem, answer, optional reasoning) and quarantined rows."""
+    name = spec["name"]
+    rows: list[dict] = []
+    if spec["kind"] == "procedural":
+        rows = procedural_rows(spec.get("generator", "arithmetic"), spec.get("size", 100),
+                               seed + stable_int(name) % 100_000, **spec.get("options", {}))
+    elif spec["kind"] == "reasoning_gym":
+        import reasoning_gym
+
+        ds = reasoning_gym.create_dataset(spec["generator"], size=spec.get("size", 100),
+                                          seed=seed + stable_int(name) % 100_000, **spec.get("options", {}))
+        for i in range(len(ds)):
+            item = ds[i]
+            meta = item.get("metadata", {}) or {}
+            rows.append({"row": i, "problem": item.get("question"), "answer": item.get("answer"),
+                         "reasoning": meta.get("answer_cot"), "difficulty": str(meta.get("difficulty", ""))})
+    elif spec["kind"] == "file":
+        pf, af = spec["problem_field"], spec["answer_field"]
+        for i, raw in enumerate(_read_table(spec["path"])):
+            answer = raw.get(af)
+            if spec.get("answer_format") == "gsm8k" and isinstance(answer, str):
+                answer = gsm8k_final_answer(answer)
+            rows.append({"row": i, "problem": raw.get(pf), "answer": answer, "reasoning": raw.get("reasoning"),
+                         "difficulty": str(raw.get("difficulty", "") or ""), "_raw": raw,
+                         "_id": raw.get(spec["id_field"]) if spec.get("id_field") else None})
+    else:
+        raise ValueError(f"data source {name!r}: unknown kind {spec['kind']!r}")
+
+    good, bad = [], []
+    where = spec.get("path", f"reasoning_gym:{spec.get('generator')}")
+    for r in rows:
+        problem, answer = r["problem"], r["answer"]
+        reason = field = None
+        if not isinstance(problem, str) or not problem.strip():
+            field, reason = spec.get("problem_field", "question"), "missing or empty problem"
+        elif answer is None or (isinstance(answer, float) and pd.isna(answer)) or not str(answer).strip():
+            field, reason = spec.get("answer_field", "answer"), "missing or empty answer"
+        if reason:
+            bad.append({"source": name, "row": r["row"], "field": field, "reason": f"{where}: row {r['row']}: {reason}",
+                        "raw": repr(r.get("_raw", {k: r[k] for k in ("problem", "answer")}))[:2000]})
+            continue
+        good.append({
+            "id": f"{name}:{r['_id'] if r.get('_id') is not None else r['row']}",
+            "source": name,
+            "problem": problem.strip(),
+            "answer": str(answer).strip(),
+            "reasoning": r.get("reasoning"),
+            "domain": spec.get("domain", "math"),
+            "difficulty": r.get("difficulty", ""),
+            "language": spec.get("language", "en"),
+        })
+    return good, bad
+
+
+def procedural_rows(generator: str, size: int, seed: int, min_terms: int = 2, max_terms: int = 3,
+                    max_value: int = 99) -> list[dict]:
+    """r1's own seeded arithmetic problems with an exact answer and a step-by-step reasoning trace."""
+    import random
+
+    if generator != "arithmetic":
+        raise ValueError(f"procedural generator {generator!r} is unknown; expected 'arithmetic'")
+    rng = random.Random(seed)
+    rows = []
+    for i in range(size):
+        terms = [rng.randint(1, max_value) for _ in range(rng.randint(min_terms, max_terms))]
+        ops = [rng.choice("+-") for _ in terms[1:]]
+        expr = " ".join([str(terms[0])] + [f"{o} {t}" for o, t in zip(ops, terms[1:], strict=True)])
+        total, steps = terms[0], []
+        for o, t in zip(ops, terms[1:], strict=True):
+            new = total + t if o == "+" else total - t
+            steps.append(f"{total} {o} {t} = {new}.")
+            total = new
+        reasoning = f"I need to compute {expr}, working from left to right. " + " ".join(steps) + \
+            f" So the result is {total}."
+        rows.append({"row": i, "problem": f"What is {expr}?", "answer": str(total), "reasoning": reasoning,
+                     "difficulty": str(len(terms))})
+    return rows
+
+
+def benchmark_index(benchmark_specs: list[dict], ngram: int):
+    """An n-gram index over every benchmark's full problem set (not only the `limit` rows we evaluate on)."""
+    from r1.decontam import build_ngram_index
+    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark
+
+    eval_items = {}
+    for b in benchmark_specs:
+        bdf = load_benchmark(BenchmarkSpec(**{**b, "limit": None}))
+        for rid, problem in zip(bdf["id"], bdf["problem"], strict=True):
+            eval_items[f"{b['name']}:{rid}"] = problem
+    return build_ngram_index(eval_items, n=ngram)
+
+
+def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
+    """Drop rows whose `text_column` overlaps an eval benchmark (word n-grams); return (kept, contaminated)."""
+    from r1.decontam import find_contamination
+
+    if df.empty or not decontam.get("drop", True):
+        return df, df.iloc[0:0].assign(benchmark_id=[])
+    n = decontam.get("ngram", 10)
+    index = benchmark_index(decontam["benchmarks"], n)
+    matches = [find_contamination(t, index, n=n) for t in df[text_column]]
+    hit = pd.Series([m is not None for m in matches], index=df.index)
+    if hit.any():
+        log.warning("decontamination: dropped %d/%d rows of %s overlapping eval benchmarks", int(hit.sum()),
+                    len(df), text_column)
+    return df[~hit].reset_index(drop=True), df[hit].assign(benchmark_id=[m for m in matches if m is not None])
+
+
+def normalized_problem(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
+
+
+def build_dataset(sources: list[dict], benchmark_specs: list[dict], seed: int, eval_fraction: float,
+                  ngram: int = 10, drop_contaminated: bool = True):
+    """Return (train, eval, quarantine, contamination, stats) DataFrames/dict for the configured sources."""
+    from r1.decontam import find_contamination
+
+    index = benchmark_index(benchmark_specs, ngram)
+
+    kept, quarantine, contamination, stats = [], [], [], {}
+    seen: set[str] = set()
+    for spec in sources:
+        good, bad = load_source(spec, seed)
+        quarantine.extend(bad)
+        st = {"rows_in": len(good) + len(bad), "quarantined": len(bad), "duplicates": 0, "contaminated": 0}
+        for row in good:
+            key = normalized_problem(row["problem"])
+            if key in seen:
+                st["duplicates"] += 1
+                continue
+            seen.add(key)
+            match = find_contamination(row["problem"], index, n=ngram)
+            if match is not None:
+                st["contaminated"] += 1
+                contamination.append({"id": row["id"], "source": row["source"], "benchmark_id": match,
+                                      "problem": row["problem"], "dropped": drop_contaminated})
+                if drop_contaminated:
+                    continue
+            kept.append(row)
+        st["kept"] = st["rows_in"] - st["quarantined"] - st["duplicates"] - (st["contaminated"] if drop_contaminated else 0)
+        stats[spec["name"]] = st
+        log.info("source %s: %s", spec["name"], st)
+        if bad:
+            log.warning("source %s: %d invalid rows quarantined (first: %s)", spec["name"], len(bad), bad[0]["reason"])
+
+    df = pd.DataFrame(kept, columns=COLUMNS + ["reasoning"])
+    is_eval = df["id"].map(lambda i: (stable_int(seed, "split", i) % 10_000) / 10_000 < eval_fraction)
+    train, evals = df[~is_eval].reset_index(drop=True), df[is_eval].reset_index(drop=True)
+    for name in stats:
+        stats[name]["train"] = int((train["source"] == name).sum())
+        stats[name]["eval"] = int((evals["source"] == name).sum())
+    log.info("dataset: %d train, %d eval, %d quarantined, %d contaminated", len(train), len(evals),
+             len(quarantine), len(contamination))
+    return (train, evals, pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS),
+            pd.DataFrame(contamination, columns=["id", "source", "benchmark_id", "problem", "dropped"]), stats)

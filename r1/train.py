@@ -1,0 +1,217 @@
+"""Training stages as thin configurations of TRL trainers: GRPO (all RL stages), SFT, and logit KD (GKD).
+
+Resumable: trainer state lives in an undeclared `checkpoints/` folder beside the declared model directory
+(Snakemake deletes declared directory outputs before a job starts); a rerun resumes from the last
+checkpoint if it was made with the same config and inputs, else it starts clean. One JSON line per
+optimizer step goes to `checkpoints/metrics.jsonl`; the finished run copies it to the declared metrics file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from r1.atomic import atomic_dir, atomic_path
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT = "r1_fingerprint.txt"
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def make_args(config_cls, trl_cfg: dict, work_dir: Path, seed: int, where: str):
+    """Build a TRL config from the stage's `trl:` block, with defaults that work on CPU and GPU alike."""
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(trl_cfg) - fields)
+    if unknown:
+        raise ValueError(f"config {where}.trl: unknown {config_cls.__name__} field(s) {unknown}")
+    on_gpu = cuda_available()
+    kwargs = {
+        "output_dir": str(work_dir),
+        "report_to": "none",
+        "save_strategy": "steps",
+        "save_steps": 50,
+        "save_total_limit": 1,
+        "logging_steps": 1,
+        "seed": seed,
+        "bf16": on_gpu,
+        "use_cpu": not on_gpu,
+        "gradient_checkpointing": False,
+        "disable_tqdm": False,
+    }
+    kwargs.update(trl_cfg)
+    return config_cls(**kwargs)
+
+
+def fingerprint(params: dict, inputs: list[str]) -> str:
+    """Identity of a training run: its config slice and its inputs' manifests/contents."""
+    from r1.manifest import sha256_path, upstream_manifest
+
+    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for p in sorted(inputs):
+        m = upstream_manifest(p)
+        h.update((sha256_path(m) if m else sha256_path(p)).encode())
+    return h.hexdigest()
+
+
+def prepare_work_dir(work_dir: Path, fp: str):
+    """Return the checkpoint to resume from (or None); wipe checkpoints made by a different run."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    fp_file = work_dir / FINGERPRINT
+    if work_dir.exists() and (not fp_file.exists() or fp_file.read_text().strip() != fp):
+        log.info("checkpoints in %s belong to another config or inputs: starting from scratch", work_dir)
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fp_file.write_text(fp + "\n")
+    last = get_last_checkpoint(str(work_dir))
+    metrics = work_dir / "metrics.jsonl"
+    if last is None:
+        metrics.unlink(missing_ok=True)
+        return None
+    step = int(Path(last).name.split("-")[-1])
+    if metrics.exists():  # drop lines logged after the checkpoint: they will be redone
+        lines = [ln for ln in metrics.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= step]
+        metrics.write_text("".join(ln + "\n" for ln in lines))
+    log.info("resuming from checkpoint %s (step %d)", last, step)
+    return last
+
+
+def metrics_callback(path: Path):
+    from transformers import TrainerCallback
+
+    class MetricsJsonl(TrainerCallback):
+        """One JSON line per logged step: reward, per-reward means, KL, lengths, clip ratios, loss, lr."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or not state.is_world_process_zero:
+                return
+            row = {"step": state.global_step, "epoch": state.epoch}
+            row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+            with open(path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    return MetricsJsonl()
+
+
+def _finish(trainer, tokenizer, work_dir: Path, model_out: str, metrics_out: str | None) -> None:
+    if trainer.accelerator.is_main_process:
+        with atomic_dir(model_out) as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(tmp)
+        if metrics_out:
+            with atomic_path(metrics_out) as tmp:
+                src = work_dir / "metrics.jsonl"
+                shutil.copyfile(src, tmp) if src.exists() else tmp.write_text("")
+    trainer.accelerator.wait_for_everyone()
+
+
+def _model_kwargs() -> dict:
+    return {"dtype": "bfloat16"} if cuda_available() else {"dtype": "float32"}
+
+
+def rl_prompt_dataset(train: pd.DataFrame, num_prompts: int, prompt_style: str, seed: int):
+    """GRPO prompts: the R1-Zero raw template, or one chat user turn with the paper's math instruction."""
+    from datasets import Dataset
+
+    from r1.prompts import R1_ZERO_TEMPLATE, user_message
+
+    rows = train.sample(n=min(num_prompts, len(train)), random_state=seed).reset_index(drop=True)
+    if prompt_style == "r1_zero":
+        prompts = [R1_ZERO_TEMPLATE.format(prompt=p) for p in rows["problem"]]
+    else:
+        prompts = [[{"role": "user", "content": user_message(p)}] for p in rows["problem"]]
+    return Dataset.from_dict({"prompt": prompts, "answer": rows["answer"].tolist(),
+                              "language": rows["language"].tolist(), "id": rows["id"].tolist()})
+
+
+def train_grpo(*, model_dir: str, train_parquet: str, stage_cfg: dict, stage: str, grading: dict, work_dir: str,
+               model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+    from transformers import AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from r1.rewards import build_reward_funcs
+
+    work = Path(work_dir)
+    resume = prepare_work_dir(work, fp)
+    train = pd.read_parquet(train_parquet)
+    dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
+    specs = [{**({"mode": grading.get("mode"), "timeout_s": grading.get("timeout_s")} if r["name"] == "accuracy"
+                 else {}), **r} for r in stage_cfg["rewards"]]
+    specs = [{k: v for k, v in s.items() if v is not None} for s in specs]
+    funcs, weights = build_reward_funcs(specs)
+    trl_cfg = {"reward_weights": weights, "model_init_kwargs": _model_kwargs(), **stage_cfg["trl"]}
+    args = make_args(GRPOConfig, trl_cfg, work, seed, stage)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.padding_side = "left"
+    log.info("%s: GRPO on %d prompts, rewards %s, weights %s, loss %s, beta %s", stage, len(dataset),
+             [f.__name__ for f in funcs], weights, args.loss_type, args.beta)
+    trainer = GRPOTrainer(model=model_dir, reward_funcs=funcs, args=args, train_dataset=dataset,
+                          processing_class=tokenizer, callbacks=[metrics_callback(work / "metrics.jsonl")])
+    trainer.train(resume_from_checkpoint=resume)
+    _finish(trainer, tokenizer, work, model_out, metrics_out)
+
+
+def sft_dataset(df: pd.DataFrame):
+    """Conversational prompt/completion pairs: TRL then trains on the completion only."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({
+        "prompt": [[{"role": "user", "content": p}] for p in df["prompt"]],
+        "completion": [[{"role": "assistant", "content": c}] for c in df["completion"]],
+    })
+
+
+def train_sft(*, model_dir: str, dataset_parquets: list[str], stage_cfg: dict, stage: str, work_dir: str,
+              model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    work = Path(work_dir)
+    resume = prepare_work_dir(work, fp)
+    df = pd.concat([pd.read_parquet(p) for p in dataset_parquets], ignore_index=True)
+    if df.empty:
+        raise ValueError(f"{stage}: the SFT dataset {dataset_parquets} is empty")
+    dataset = sft_dataset(df).shuffle(seed=seed)
+    args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **_model_kwargs())
+    log.info("%s: SFT on %d examples from %s", stage, len(dataset), dataset_parquets)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         callbacks=[metrics_callback(work / "metrics.jsonl")])
+    trainer.train(resume_from_checkpoint=resume)
+    _finish(trainer, tokenizer, work, model_out, metrics_out)
+
+
+def train_gkd(*, model_dir: str, teacher_dir: str, dataset_parquets: list[str], stage_cfg: dict, gkd_cfg: dict,
+              stage: str, work_dir: str, model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+    """Logit KD (soft targets from the teacher + the dataset's hard targets) via TRL's GKDTrainer."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.experimental.gkd import GKDConfig, GKDTrainer
+
+    work = Path(work_dir)
+    resume = prepare_work_dir(work, fp)
+    df = pd.concat([pd.read_parquet(p) for p in dataset_parquets], ignore_index=True)
+    dataset = Dataset.from_dict({"messages": [
+        [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
+        for p, c in zip(df["prompt"], df["completion"], strict=True)]})
+    args = make_args(GKDConfig, {"lmbda": 0.0, **gkd_cfg, **stage_cfg["trl"]}, work, seed, stage)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **_model_kwargs())
+    teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, **_model_kwargs())
+    trainer = GKDTrainer(model=model, teacher_model=teacher, args=args, train_dataset=dataset,
+                         processing_class=tokenizer, callbacks=[metrics_callback(work / "metrics.jsonl")])
+    trainer.train(resume_from_checkpoint=resume)
+    _finish(trainer, tokenizer, work, model_out, metrics_out)

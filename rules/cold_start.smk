@@ -1,0 +1,60 @@
+rule cold_start_generate:
+    input:
+        unpack(
+            lambda wc: model_input("rl_zero")
+            if config["cold_start"]["source"] == "rl_zero"
+            else {}
+        ),
+        code=code("sample"),
+        benchmarks=benchmark_files(),
+        train="results/data/train.parquet",
+        files=config["cold_start"].get("files", []),
+    output:
+        samples="results/cold_start/samples.parquet",
+        dataset="results/cold_start/dataset.parquet",
+        stats="results/cold_start/stats.json",
+        manifest="results/cold_start/manifest.json",
+    params:
+        target="r1.stages:cold_start_generate",
+        cfg=config["cold_start"],
+        generation=generation_cfg(),
+        grading=grading_cfg(),
+        decontam=decontam_cfg(),
+        seed=SEED,
+    threads: stage_threads("cold_start_generate")
+    resources:
+        **stage_resources("cold_start_generate"),
+    retries: RETRIES
+    log:
+        "logs/cold_start/cold_start_generate.log",
+    benchmark:
+        "benchmarks/cold_start/cold_start_generate.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule cold_start_sft:
+    input:
+        unpack(lambda wc: model_input("base")),
+        code=code("sft"),
+        benchmarks=benchmark_files(),
+        dataset="results/cold_start/dataset.parquet",
+    output:
+        model=directory("results/cold_start_sft/model"),
+        metrics="results/cold_start_sft/metrics.jsonl",
+        manifest="results/cold_start_sft/manifest.json",
+    params:
+        target="r1.stages:sft",
+        cfg=config["cold_start_sft"],
+        decontam=decontam_cfg(),
+        seed=SEED,
+    threads: stage_threads("cold_start_sft")
+    resources:
+        **stage_resources("cold_start_sft"),
+    retries: RETRIES
+    log:
+        "logs/cold_start_sft/cold_start_sft.log",
+    benchmark:
+        "benchmarks/cold_start_sft/cold_start_sft.tsv"
+    script:
+        "../scripts/run_stage.py"

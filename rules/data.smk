@@ -1,0 +1,49 @@
+rule base_model:
+    input:
+        code=code("base_model"),
+    output:
+        model=directory("results/base_model/model"),
+        info="results/base_model/info.json",
+        manifest="results/base_model/manifest.json",
+    params:
+        target="r1.stages:base_model",
+        cfg=config["base_model"],
+        seed=SEED,
+    threads: stage_threads("base_model")
+    resources:
+        **stage_resources("base_model"),
+    retries: RETRIES
+    log:
+        "logs/base_model/base_model.log",
+    benchmark:
+        "benchmarks/base_model/base_model.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule data_prepare:
+    input:
+        code=code("data"),
+        sources=data_source_files(),
+        benchmarks=benchmark_files(),
+    output:
+        train="results/data/train.parquet",
+        eval="results/data/eval.parquet",
+        quarantine="results/data/quarantine.parquet",
+        contamination="results/data/contamination.parquet",
+        stats="results/data/stats.json",
+        manifest="results/data/manifest.json",
+    params:
+        target="r1.stages:data_prepare",
+        cfg=config["data"],
+        benchmarks=benchmark_sources(),
+        seed=SEED,
+    threads: stage_threads("data")
+    resources:
+        **stage_resources("data"),
+    log:
+        "logs/data/data_prepare.log",
+    benchmark:
+        "benchmarks/data/data_prepare.tsv"
+    script:
+        "../scripts/run_stage.py"

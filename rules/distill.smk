@@ -1,0 +1,78 @@
+rule distill_generate:
+    input:
+        teacher=model_dir(TEACHER),
+        teacher_manifest=model_manifest(TEACHER),
+        code=code("sample"),
+        train="results/data/train.parquet",
+    output:
+        samples="results/distill/teacher/shard_{shard}/samples.parquet",
+        manifest="results/distill/teacher/shard_{shard}/manifest.json",
+    params:
+        target="r1.stages:distill_generate",
+        cfg=distill_sample_cfg(),
+        generation=generation_cfg(),
+        grading=grading_cfg(),
+        seed=SEED,
+    threads: stage_threads("distill_generate")
+    resources:
+        **stage_resources("distill_generate"),
+    retries: RETRIES
+    log:
+        "logs/distill/teacher_shard_{shard}.log",
+    benchmark:
+        "benchmarks/distill/teacher_shard_{shard}.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule distill_dataset:
+    input:
+        code=code("sample"),
+        shards=expand("results/distill/teacher/shard_{shard}/samples.parquet", shard=SHARDS),
+        shard_manifests=expand(
+            "results/distill/teacher/shard_{shard}/manifest.json", shard=SHARDS
+        ),
+    output:
+        dataset="results/distill/dataset.parquet",
+        stats="results/distill/stats.json",
+        manifest="results/distill/manifest.json",
+    params:
+        target="r1.stages:distill_dataset",
+        cfg=distill_sample_cfg(),
+        seed=SEED,
+    threads: stage_threads("distill_generate")
+    resources:
+        **stage_resources("data"),
+    log:
+        "logs/distill/distill_dataset.log",
+    benchmark:
+        "benchmarks/distill/distill_dataset.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule distill_student:
+    input:
+        teacher=model_dir(TEACHER),
+        teacher_manifest=model_manifest(TEACHER),
+        code=code("distill_student"),
+        dataset="results/distill/dataset.parquet",
+    output:
+        model=directory("results/distill/students/{student}/model"),
+        metrics="results/distill/students/{student}/metrics.jsonl",
+        manifest="results/distill/students/{student}/manifest.json",
+    params:
+        target="r1.stages:distill_student",
+        cfg=distill_train_cfg(),
+        student=lambda wc: student_cfg(wc.student),
+        seed=SEED,
+    threads: stage_threads("distill_student")
+    resources:
+        **stage_resources("distill_student"),
+    retries: RETRIES
+    log:
+        "logs/distill/student_{student}.log",
+    benchmark:
+        "benchmarks/distill/student_{student}.tsv"
+    script:
+        "../scripts/run_stage.py"

@@ -1,0 +1,59 @@
+rule eval_generate:
+    input:
+        unpack(lambda wc: model_input(wc.model)),
+        code=code("eval"),
+        benchmark=lambda wc: benchmark_cfg(wc.benchmark)["path"],
+    output:
+        samples="results/eval/{model}/{benchmark}/samples.parquet",
+        summary="results/eval/{model}/{benchmark}/summary.json",
+        manifest="results/eval/{model}/{benchmark}/manifest.json",
+    params:
+        target="r1.stages:eval_generate",
+        cfg=config["eval"],
+        benchmark=lambda wc: benchmark_cfg(wc.benchmark),
+        generation=generation_cfg(),
+        grading=grading_cfg(),
+        seed=SEED,
+    threads: stage_threads("eval_generate")
+    resources:
+        **stage_resources("eval_generate"),
+    retries: RETRIES
+    log:
+        "logs/eval/{model}/{benchmark}.log",
+    benchmark:
+        "benchmarks/eval/{model}/{benchmark}.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule eval_table:
+    input:
+        code=code("eval_table"),
+        summaries=expand(
+            "results/eval/{model}/{benchmark}/summary.json",
+            model=EVAL_MODELS,
+            benchmark=BENCHMARKS,
+        ),
+    output:
+        csv="results/eval/table.csv",
+        md="results/eval/table.md",
+        html=report(
+            "results/eval/table.html",
+            caption="../report/eval_table.rst",
+            category="Evaluation",
+        ),
+        plot=report(
+            "results/eval/pass1_by_stage.png",
+            caption="../report/pass1_by_stage.rst",
+            category="Evaluation",
+        ),
+        manifest="results/eval/manifest.json",
+    params:
+        target="r1.stages:eval_table",
+        model_order=EVAL_MODELS,
+    log:
+        "logs/eval/eval_table.log",
+    benchmark:
+        "benchmarks/eval/eval_table.tsv"
+    script:
+        "../scripts/run_stage.py"

@@ -1,0 +1,76 @@
+rule rl_zero:
+    input:
+        unpack(lambda wc: model_input("base")),
+        code=code("rl"),
+        train="results/data/train.parquet",
+    output:
+        model=directory("results/rl_zero/model"),
+        metrics="results/rl_zero/metrics.jsonl",
+        manifest="results/rl_zero/manifest.json",
+    params:
+        target="r1.stages:rl",
+        cfg=config["rl_zero"],
+        grading=grading_cfg(),
+        seed=SEED,
+    threads: stage_threads("rl_zero")
+    resources:
+        **stage_resources("rl_zero"),
+    retries: RETRIES
+    log:
+        "logs/rl_zero/rl_zero.log",
+    benchmark:
+        "benchmarks/rl_zero/rl_zero.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule rl_reasoning:
+    input:
+        unpack(lambda wc: model_input("cold_start_sft")),
+        code=code("rl"),
+        train="results/data/train.parquet",
+    output:
+        model=directory("results/rl_reasoning/model"),
+        metrics="results/rl_reasoning/metrics.jsonl",
+        manifest="results/rl_reasoning/manifest.json",
+    params:
+        target="r1.stages:rl",
+        cfg=config["rl_reasoning"],
+        grading=grading_cfg(),
+        seed=SEED,
+    threads: stage_threads("rl_reasoning")
+    resources:
+        **stage_resources("rl_reasoning"),
+    retries: RETRIES
+    log:
+        "logs/rl_reasoning/rl_reasoning.log",
+    benchmark:
+        "benchmarks/rl_reasoning/rl_reasoning.tsv"
+    script:
+        "../scripts/run_stage.py"
+
+
+rule rl_final:
+    input:
+        unpack(lambda wc: model_input("sft_stabilize")),
+        code=code("rl"),
+        train="results/data/train.parquet",
+    output:
+        model=directory("results/rl_final/model"),
+        metrics="results/rl_final/metrics.jsonl",
+        manifest="results/rl_final/manifest.json",
+    params:
+        target="r1.stages:rl",
+        cfg=config["rl_final"],
+        grading=grading_cfg(),
+        seed=SEED,
+    threads: stage_threads("rl_final")
+    resources:
+        **stage_resources("rl_final"),
+    retries: RETRIES
+    log:
+        "logs/rl_final/rl_final.log",
+    benchmark:
+        "benchmarks/rl_final/rl_final.tsv"
+    script:
+        "../scripts/run_stage.py"

@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny random-init model with the SmolLM2 tokenizer, and one tiny end-to-end DAG run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+SNAKEMAKE = str(VENV_BIN / "snakemake")
+TINY = "tests/configs/tiny.yaml"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 3M-parameter random-init Llama with the SmolLM2 tokenizer and r1's chat template."""
+    from r1.models import load_smollm2_tokenizer, random_init_model, save_model
+    from r1.prompts import R1_CHATML_TEMPLATE
+
+    out = tmp_path_factory.mktemp("tiny_model") / "model"
+    tok = load_smollm2_tokenizer()
+    tok.chat_template = R1_CHATML_TEMPLATE
+    model = random_init_model(
+        {
+            "architecture": "llama",
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "intermediate_size": 256,
+        },
+        tok,
+        seed=0,
+    )
+    save_model(model, tok, out)
+    return out
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy the checkout's tracked and untracked (not ignored) files: a workdir the tests may edit freely."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for f in files:
+        src = REPO / f
+        if src.is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / f)
+    return dest
+
+
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 1800
+) -> subprocess.CompletedProcess:
+    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *args]
+    proc = subprocess.run(
+        cmd,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "R1_NO_PROGRESS": "1"},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory) -> Path:
+    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e and reproducibility tests)."""
+    workdir = copy_repo(tmp_path_factory.mktemp("pipeline"))
+    snakemake(workdir, "--cores", "2", "distill_all")
+    return workdir

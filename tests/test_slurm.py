@@ -1,0 +1,415 @@
+"""The tiny DAG on a REAL single-node Slurm (started by .ci/slurm/start-slurm.sh with fake GPUs).
+
+- `snakemake distill_all --profile profiles/slurm` succeeds and its artifacts equal the local run's
+  (same files, same bytes, same manifests except host/time/Slurm job id/visible devices);
+- from Slurm's own records (sacct ReqTRES, per job) each GPU rule asked for the GPUs its config group
+  says, and its manifest saw CUDA_VISIBLE_DEVICES of that size; CPU rules asked for and saw none;
+- a training job suspended and `scancel`ed mid-run is retried by Snakemake and resumes from its last
+  checkpoint: the steps before it are kept, not redone.
+
+Skipped only where Slurm cannot run at all (not root, or neither Slurm nor apt-get); with
+R1_REQUIRE_SLURM=1 (CI) that is a failure instead. Other runs may share this Slurm: every query is
+filtered by this test's job-name prefix and working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from r1 import cluster
+from tests.conftest import REPO, SNAKEMAKE, TINY, copy_repo
+
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
+
+START_SLURM = REPO / ".ci/slurm/start-slurm.sh"
+# 4 fake GPUs (char devices, see start-slurm.sh) and 4 CPUs advertised on the 2-core CI machine.
+FAKE_NODE = {"SLURM_LOCAL_GPUS": "4", "SLURM_LOCAL_CPUS": "4", "SLURM_LOCAL_GPU_TYPE": "h200"}
+
+# GPUs per config group for the placement run. Only `resources` changes, so every rule's params (and
+# so every artifact) stay those of the local run: with no usable CUDA device a job granted N GPUs
+# runs as one CPU process (r1.cluster.launch_argv caps N at the devices torch can use).
+GPU_RESOURCES = {
+    "rl_zero": {"gpus": 2, "gpu_model": "h200"},
+    "rl_reasoning": {"gpus": 2},
+    "cold_start_generate": {"gpus": 1},
+    "cold_start_sft": {"gpus": 1},
+    "rejection_sampling": {"gpus": 1},
+    "sft": {"gpus": 2},
+    "sft_stabilize": {"gpus": 1},
+    "rl_final": {"gpus": 2},
+    "distill_generate": {"gpus": 1},
+    "distill_student": {"gpus": 2},
+    "eval_generate": {"gpus": 1},
+}
+# Which config group places each rule (rules/*.smk: `resources: **stage_resources(<group>)`).
+RULE_GROUP = {
+    "base_model": "base_model",
+    "data_prepare": "data",
+    "rl_zero": "rl_zero",
+    "cold_start_generate": "cold_start_generate",
+    "cold_start_sft": "cold_start_sft",
+    "rl_reasoning": "rl_reasoning",
+    "rejection_sampling": "rejection_sampling",
+    "sft": "sft",
+    "sft_stabilize": "sft_stabilize",
+    "rl_final": "rl_final",
+    "distill_generate": "distill_generate",
+    "distill_dataset": "data",
+    "distill_student": "distill_student",
+    "eval_generate": "eval_generate",
+    "eval_table": "eval_table",
+    "report_assets": "report",
+}
+# Manifest keys that legitimately differ between two runs of the same DAG on different executors.
+VOLATILE = {"host", "started", "finished", "command", "slurm_job_id", "cuda_visible_devices"}
+
+
+def _slurm_unavailable() -> str | None:
+    if sys.platform != "linux":
+        return "Slurm needs Linux"
+    if os.geteuid() != 0:
+        return "start-slurm.sh must run as root to install and configure Slurm"
+    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
+        return "no Slurm installed and no apt-get to install it"
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> dict:
+    """A running single-node Slurm advertising FAKE_NODE (idempotent: ~0.4 s when already up)."""
+    reason = _slurm_unavailable()
+    if reason:
+        if os.environ.get("R1_REQUIRE_SLURM") == "1":
+            pytest.fail(f"R1_REQUIRE_SLURM=1 but {reason}")
+        pytest.skip(reason)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        ["bash", str(START_SLURM)],
+        env={**os.environ, **FAKE_NODE},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    seconds = time.monotonic() - t0
+    if proc.returncode != 0:
+        pytest.fail(
+            f"start-slurm.sh failed ({proc.returncode}) after {seconds:.0f}s:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    print(f"\n[slurm] start-slurm.sh took {seconds:.1f}s\n{proc.stdout.strip().splitlines()[-1]}")
+    return {"start_seconds": seconds}
+
+
+def _write_overlay(workdir: Path, name: str, overlay: dict) -> str:
+    path = workdir / "tests/configs" / name
+    path.write_text(yaml.safe_dump(overlay, sort_keys=False))
+    return str(path.relative_to(workdir))
+
+
+def _merged_config(workdir: Path, *overlays: str) -> dict:
+    from snakemake.utils import update_config
+
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    for path in (TINY, *overlays):
+        update_config(cfg, yaml.safe_load((workdir / path).read_text()))
+    return cfg
+
+
+def _slurm_cmd(workdir: Path, prefix: str, target: str, *overlays: str) -> list[str]:
+    # targets go first: --configfile takes every following word until the next option
+    return [
+        SNAKEMAKE,
+        target,
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "config.yaml",
+        TINY,
+        *overlays,
+        "--slurm-jobname-prefix",
+        prefix,
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--seconds-between-status-checks",
+        "1",
+        "--slurm-keep-successful-logs",
+        "--latency-wait",
+        "5",
+        "--jobs",
+        "4",
+    ]
+
+
+def _run_env() -> dict:
+    return {**os.environ, "R1_NO_PROGRESS": "1"}
+
+
+def _sacct_jobs(workdir: Path, prefix: str, since: float) -> list[dict]:
+    """This test's jobs only (job name prefix + working directory), oldest first, from slurmdbd."""
+    fields = ["JobIDRaw", "JobName", "Comment", "WorkDir", "ReqTRES", "AllocTRES", "State", "ExitCode"]
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 120))
+    out = subprocess.run(
+        ["sacct", "-X", "-P", "-n", "-S", start, "--format=" + ",".join(fields)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    jobs = []
+    for line in out.splitlines():
+        row = dict(zip(fields, line.split("|"), strict=False))
+        if row.get("JobName", "").startswith(prefix + "_") and row.get("WorkDir") == str(workdir):
+            comment = row["Comment"]
+            row["rule"] = comment.removeprefix("rule_").split("_wildcards_")[0]
+            jobs.append(row)
+    return sorted(jobs, key=lambda r: int(r["JobIDRaw"]))
+
+
+def _tres(tres: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in tres.split(",") if "=" in kv)
+
+
+def _manifests(workdir: Path) -> dict[str, dict]:
+    return {
+        str(p.relative_to(workdir)): json.loads(p.read_text())
+        for p in sorted((workdir / "results").rglob("manifest.json"))
+    }
+
+
+def _result_files(workdir: Path) -> dict[str, str]:
+    """sha256 of every file under results/, except resumable trainer state (undeclared, not an artifact)."""
+    out = {}
+    for p in sorted((workdir / "results").rglob("*")):
+        rel = p.relative_to(workdir)
+        if p.is_file() and "checkpoints" not in rel.parts and p.name != "manifest.json":
+            out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _stable(manifest: dict) -> dict:
+    m = {k: v for k, v in manifest.items() if k not in VOLATILE}
+    # upstream manifests are hashed whole, host/time included: compare which ones, not their bytes
+    if isinstance(m.get("upstream_manifests"), dict):
+        m["upstream_manifests"] = sorted(m["upstream_manifests"])
+    return m
+
+
+@pytest.fixture(scope="session")
+def slurm_run(slurm_cluster, tmp_path_factory) -> dict:
+    """One `snakemake distill_all --profile profiles/slurm` of the tiny config, GPUs placed per GPU_RESOURCES."""
+    workdir = copy_repo(tmp_path_factory.mktemp("slurm_pipeline"))
+    overlay = _write_overlay(workdir, "slurm-gpus.yaml", {"resources": GPU_RESOURCES})
+    prefix = f"r1test_{uuid.uuid4().hex[:10]}"
+    t0 = time.time()
+    proc = subprocess.run(
+        _slurm_cmd(workdir, prefix, "distill_all", overlay),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=_run_env(),
+        check=False,
+    )
+    seconds = time.time() - t0
+    print(f"\n[slurm] snakemake distill_all --profile profiles/slurm took {seconds:.0f}s")
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"Slurm run failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return {
+        "workdir": workdir,
+        "prefix": prefix,
+        "since": t0,
+        "seconds": seconds,
+        "log": proc.stdout + proc.stderr,
+        "config": _merged_config(workdir, overlay),
+    }
+
+
+def test_slurm_run_all_jobs_succeeded(slurm_run):
+    jobs = _sacct_jobs(slurm_run["workdir"], slurm_run["prefix"], slurm_run["since"])
+    assert jobs, "no Slurm job of this run found in sacct"
+    assert all(j["State"] == "COMPLETED" and j["ExitCode"] == "0:0" for j in jobs), [
+        (j["JobIDRaw"], j["rule"], j["State"], j["ExitCode"]) for j in jobs
+    ]
+    rules = {j["rule"] for j in jobs}
+    # every non-local rule of the DAG ran as a Slurm job; localrules (tables, report) stayed on the host
+    for rule in (
+        "base_model",
+        "data_prepare",
+        "rl_zero",
+        "rl_reasoning",
+        "sft",
+        "distill_student",
+        "eval_generate",
+    ):
+        assert rule in rules, f"{rule} never ran on Slurm: {sorted(rules)}"
+    assert not rules & {"eval_table", "report_assets", "distill_all"}, rules
+    assert (slurm_run["workdir"] / "results/report/manifest.json").exists()
+    dry = subprocess.run(
+        [SNAKEMAKE, "-n", "distill_all", "--configfile", "config.yaml", TINY],
+        cwd=slurm_run["workdir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+
+
+def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
+    slurm_dir, local_dir = slurm_run["workdir"], pipeline_run
+    local_files, slurm_files = _result_files(local_dir), _result_files(slurm_dir)
+    assert sorted(slurm_files) == sorted(local_files)
+    differ = [f for f in local_files if local_files[f] != slurm_files[f]]
+    assert not differ, f"artifacts differ between the local and the Slurm run: {differ}"
+    local_m, slurm_m = _manifests(local_dir), _manifests(slurm_dir)
+    assert sorted(slurm_m) == sorted(local_m)
+    for path in local_m:
+        assert _stable(slurm_m[path]) == _stable(local_m[path]), path
+        assert slurm_m[path]["slurm_job_id"] or slurm_m[path]["rule"] in ("eval_table", "report_assets"), path
+
+
+def test_slurm_gpu_placement_from_slurm_records(slurm_run):
+    """sacct ReqTRES per job == the config group's GPUs; the job's manifest saw that many devices."""
+    res_cfg = slurm_run["config"]["resources"]
+    jobs = _sacct_jobs(slurm_run["workdir"], slurm_run["prefix"], slurm_run["since"])
+    by_job = {
+        str(m["slurm_job_id"]): (path, m)
+        for path, m in _manifests(slurm_run["workdir"]).items()
+        if m.get("slurm_job_id")
+    }
+    seen_gpu_rules, seen_cpu_rules = set(), set()
+    for job in jobs:
+        assert job["rule"] in RULE_GROUP, f"rule {job['rule']} has no config group in RULE_GROUP"
+        want = cluster.placement(res_cfg, RULE_GROUP[job["rule"]])
+        req = _tres(job["ReqTRES"])
+        asked = int(req.get("gres/gpu", 0))
+        assert asked == want.gpus, (
+            f"job {job['JobIDRaw']} ({job['rule']}) asked Slurm for {asked} GPUs, config says {want.gpus}"
+        )
+        if want.gpu_model:
+            assert int(req.get(f"gres/gpu:{want.gpu_model}", 0)) == want.gpus, job
+        assert int(_tres(job["AllocTRES"]).get("gres/gpu", 0)) == want.gpus, job
+        path, manifest = by_job[job["JobIDRaw"]]
+        devices = [d for d in (manifest.get("cuda_visible_devices") or "").split(",") if d]
+        assert len(devices) == want.gpus, (
+            f"{path}: saw CUDA_VISIBLE_DEVICES={devices}, config says {want.gpus} GPUs"
+        )
+        (seen_gpu_rules if want.gpus else seen_cpu_rules).add(job["rule"])
+    assert {
+        "rl_zero",
+        "rl_reasoning",
+        "sft",
+        "distill_student",
+        "eval_generate",
+        "distill_generate",
+    } <= seen_gpu_rules
+    assert {"base_model", "data_prepare"} <= seen_cpu_rules
+    summary = sorted({(j["rule"], _tres(j["ReqTRES"]).get("gres/gpu", "0")) for j in jobs})
+    print("\n[slurm] rule -> GPUs asked (sacct ReqTRES):", summary)
+
+
+def _checkpoints(work: Path) -> list[int]:
+    done = [p for p in work.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    return sorted(int(p.name.split("-")[-1]) for p in done)
+
+
+def _running_job(prefix: str, workdir: Path, rule: str) -> str | None:
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%j|%k|%Z"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        job_id, name, comment, wd = line.split("|", 3)
+        if name.startswith(prefix + "_") and wd == str(workdir) and comment == f"rule_{rule}":
+            return job_id
+    return None
+
+
+def test_scancel_mid_training_resumes_from_last_checkpoint(slurm_cluster, tmp_path_factory):
+    workdir = copy_repo(tmp_path_factory.mktemp("slurm_scancel"))
+    max_steps = 40
+    overlay = _write_overlay(
+        workdir,
+        "slurm-scancel.yaml",
+        {
+            "retries": 1,
+            "rl_zero": {
+                "trl": {"max_steps": max_steps, "save_steps": 2, "save_total_limit": 2, "logging_steps": 1}
+            },
+            "resources": {"rl_zero": {"gpus": 1}},
+        },
+    )
+    prefix = f"r1test_{uuid.uuid4().hex[:10]}"
+    t0 = time.time()
+    log_path = workdir / "snakemake-scancel.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            _slurm_cmd(workdir, prefix, "zero_all", overlay),
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_run_env(),
+        )
+    work = workdir / "results/rl_zero/checkpoints"
+    metrics = work / "metrics.jsonl"
+    try:
+        job_id, kept = None, 0
+        deadline = time.time() + 1200
+        while time.time() < deadline and proc.poll() is None:
+            job_id = job_id or _running_job(prefix, workdir, "rl_zero")
+            if job_id and len(_checkpoints(work)) and _checkpoints(work)[-1] >= 4:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, (
+            "snakemake ended before the training job could be killed:\n" + log_path.read_text()[-4000:]
+        )
+        assert job_id, "rl_zero never ran on Slurm"
+        # Freeze the job (SIGSTOP) so nothing is written while its step log is marked, then kill it.
+        subprocess.run(["scontrol", "suspend", job_id], check=True)
+        kept = _checkpoints(work)[-1]
+        assert kept < max_steps, f"training finished (checkpoint {kept}) before it could be killed"
+        rows = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
+        assert rows and max(r["step"] for r in rows) >= kept
+        metrics.write_text("".join(json.dumps({**r, "_before_scancel": True}) + "\n" for r in rows))
+        subprocess.run(["scancel", job_id], check=True)
+        rc = proc.wait(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log_path.read_text()
+    assert rc == 0, f"snakemake did not recover from the scancel:\n{text[-6000:]}"
+
+    jobs = [j for j in _sacct_jobs(workdir, prefix, t0) if j["rule"] == "rl_zero"]
+    assert [j["State"].split()[0] for j in jobs] == ["CANCELLED", "COMPLETED"], jobs
+    assert jobs[0]["JobIDRaw"] == job_id
+
+    train_log = (workdir / "logs/rl_zero/rl_zero.log").read_text()
+    assert f"(step {kept})" in train_log and "resuming from checkpoint" in train_log, train_log[-3000:]
+    final = [
+        json.loads(x)
+        for x in (workdir / "results/rl_zero/metrics.jsonl").read_text().splitlines()
+        if x.strip()
+    ]
+    steps = sorted({r["step"] for r in final})
+    assert steps == list(range(1, max_steps + 1)), steps
+    # steps up to the checkpoint are the killed attempt's lines, kept; the rest were trained after the retry
+    assert all(r.get("_before_scancel") for r in final if r["step"] <= kept), (
+        "steps before the checkpoint were redone"
+    )
+    assert not any(r.get("_before_scancel") for r in final if r["step"] > kept), (
+        "steps after the checkpoint were not redone"
+    )
+    print(
+        f"\n[slurm] killed job {job_id} after checkpoint {kept}; retry {jobs[1]['JobIDRaw']} resumed at step {kept + 1}"
+    )
