@@ -152,6 +152,19 @@ def in_fresh_child(fn, *args):
     return result
 
 
+def workers_cpu_s() -> float:
+    """CPU seconds used so far by the pool's current worker processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for w in POOL._workers:
+        try:
+            fields = Path(f"/proc/{w.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
@@ -169,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     completions, golds = build_items(args.n)
     workers = default_workers()
     out: dict = {"n": args.n, "workers": workers, "mode": args.mode, "timeout_s": args.timeout}
+    out["loadavg_1min_at_start"] = os.getloadavg()[0]
 
     t = time.perf_counter()
     warm_pool(workers)
@@ -191,15 +205,18 @@ def main(argv: list[str] | None = None) -> int:
 
     for n_workers in sorted({1, workers}):
         fresh_caches(workers)
-        t = time.perf_counter()
+        cpu0, t = workers_cpu_s(), time.perf_counter()
         results = grade_batch(completions, golds, mode=args.mode, timeout_s=args.timeout, workers=n_workers)
         secs = time.perf_counter() - t
+        cpu = workers_cpu_s() - cpu0
         lat = POOL.last_item_seconds
         out[f"grade_batch_{n_workers}w"] = {
             "items_per_s": args.n / secs,
             "p50_ms": pct(lat, 0.5) * 1e3,
             "p99_ms": pct(lat, 0.99) * 1e3,
             "max_ms": max(lat) * 1e3,
+            "worker_cpu_s": cpu,
+            "cores_used": cpu / secs,
             "timeouts": sum(r.timed_out for r in results),
             "accuracy": sum(r.correct is True for r in results) / args.n,
         }
@@ -224,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         out[f"grade_batch_{workers}w"]["items_per_s"] / out["ours_single_process"]["items_per_s"]
     )
 
+    out["loadavg_1min_at_end"] = os.getloadavg()[0]
+    print(
+        f"load average (1 min) at start {out['loadavg_1min_at_start']:.2f}, at end {out['loadavg_1min_at_end']:.2f}"
+    )
     print(
         f"{args.n} mixed completions, mode={args.mode}, {workers} usable CPUs, pool start {out['pool_start_s']} s"
     )

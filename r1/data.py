@@ -120,15 +120,20 @@ def procedural_rows(generator: str, size: int, seed: int, min_terms: int = 2, ma
 
 
 def benchmark_index(benchmark_specs: list[dict], ngram: int):
-    """An n-gram index over every benchmark's full problem set (not only the `limit` rows we evaluate on)."""
+    """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names a
+    `solution_field`, as the paper filters both), not only the `limit` rows we evaluate on."""
     from r1.decontam import build_ngram_index
-    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark
+    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark, read_rows
 
     eval_items = {}
     for b in benchmark_specs:
-        bdf = load_benchmark(BenchmarkSpec(**{**b, "limit": None}))
-        for rid, problem in zip(bdf["id"], bdf["problem"], strict=True):
-            eval_items[f"{b['name']}:{rid}"] = problem
+        spec = {k: v for k, v in b.items() if k != "solution_field"}
+        bdf = load_benchmark(BenchmarkSpec(**{**spec, "limit": None}))
+        solutions = [""] * len(bdf)
+        if b.get("solution_field"):
+            solutions = [str(r.get(b["solution_field"]) or "") for r in read_rows(b["path"])][: len(bdf)]
+        for rid, problem, solution in zip(bdf["id"], bdf["problem"], solutions, strict=True):
+            eval_items[f"{b['name']}:{rid}"] = f"{problem}\n{solution}" if solution else problem
     return build_ngram_index(eval_items, n=ngram)
 
 

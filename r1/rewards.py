@@ -24,7 +24,6 @@ from r1.grading.extract import EXTRACTORS
 RewardFn = Callable[..., list[float | None]]
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 # ---------------------------------------------------------------- text helpers
@@ -71,8 +70,9 @@ def has_think_format(text: str, prefilled: bool = False, require_answer_tag: boo
     if not reasoning or not summary:
         return False
     if require_answer_tag:
-        m = _ANSWER_TAG.search(summary)
-        return bool(m and m.group(1).strip())
+        close = summary.rfind("</answer>")
+        open_ = summary.rfind("<answer>", 0, close) if close >= 0 else -1
+        return open_ >= 0 and bool(summary[open_ + len("<answer>") : close].strip())
     return True
 
 
@@ -103,7 +103,9 @@ _SINGLE_CHAR = {"han", "kana", "hangul", "thai"}
 _WORD = re.compile(
     "|".join(f"(?P<{name}>[{chars}]{'' if name in _SINGLE_CHAR else '+'})" for name, chars in _SCRIPTS)
 )
-_LATEX = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\[a-zA-Z]+", re.DOTALL)
+_MATH_DELIM = re.compile(r"(\$\$|\$|\\\(|\\\)|\\\[|\\\])")
+_MATH_CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+_LATEX_CMD = re.compile(r"\\[a-zA-Z]+")
 _LANG_SCRIPTS = {
     "zh": {"han"},
     "ja": {"han", "kana"},
@@ -126,9 +128,29 @@ def _scripts_for(language: str) -> set[str]:
     return _LANG_SCRIPTS.get(code, {"latin"})
 
 
+def _strip_math(text: str) -> str:
+    """Text outside `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]` (one linear pass; an unclosed span is kept)."""
+    out, math_part, closer = [], [], None
+    for i, piece in enumerate(_MATH_DELIM.split(text)):
+        is_delim = i % 2 == 1
+        if closer is None:
+            if is_delim and piece in _MATH_CLOSER:
+                closer, math_part = _MATH_CLOSER[piece], [piece]
+            else:
+                out.append(piece)
+        elif is_delim and piece == closer:
+            closer, math_part = None, []
+            out.append(" ")
+        else:
+            math_part.append(piece)
+    if closer is not None:
+        out.extend(math_part)
+    return _LATEX_CMD.sub(" ", "".join(out))
+
+
 def _words(text: str) -> list[tuple[str, str]]:
     """(script, word) pairs outside LaTeX; single Latin letters (math variables) are ignored."""
-    text = _LATEX.sub(" ", text)
+    text = _strip_math(text)
     out = []
     for m in _WORD.finditer(text):
         script = m.lastgroup
@@ -239,7 +261,8 @@ def accuracy_reward(
 ) -> RewardFn:
     """1.0 if the extracted answer is equivalent to the `answer` column (grade_batch), else 0.0;
     None when the reference is unusable. `after_think=True` grades only the summary after `</think>`
-    (0 when there is no closed think block)."""
+    (0 when there is no closed think block). Under TRL it also logs the extracted answers (completions
+    table column `extracted_answer`) and the fraction of timed-out items (`accuracy/timeout_frac`)."""
     if mode not in MODES:
         raise ValueError(f"accuracy: unknown mode {mode!r}; known: {list(MODES)}")
     chain = (chain,) if isinstance(chain, str) else tuple(chain)
@@ -260,6 +283,11 @@ def accuracy_reward(
             ]
         golds = ["" if g is None else str(g) for g in golds]
         results = grade_batch(texts, golds, mode=mode, chain=chain, timeout_s=timeout_s)
+        log_extra, log_metric = kwargs.get("log_extra"), kwargs.get("log_metric")
+        if callable(log_extra):  # TRL's completions table
+            log_extra("extracted_answer", [r.extracted for r in results])
+        if callable(log_metric) and results:
+            log_metric("accuracy/timeout_frac", sum(r.timed_out for r in results) / len(results))
         return [None if r.correct is None else float(r.correct) for r in results]
 
     return reward

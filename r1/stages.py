@@ -222,8 +222,10 @@ def eval_generate(job: JobSpec) -> None:
     protocol = EvalProtocol(k=cfg["k"], temperature=cfg.get("temperature", 0.6), top_p=cfg.get("top_p", 0.95),
                             max_new_tokens=cfg.get("max_new_tokens", 32768), prompt_style=cfg.get("prompt_style", "chat"),
                             prefill="<think>\n" if cfg.get("prefill_think") else "", seed=job.seed,
-                            pass_ks=tuple(cfg.get("pass_ks", [1])), grader_mode=job.params["grading"]["mode"])
-    samples, summary = evaluate(job.inp("model"), load_benchmark(BenchmarkSpec(**bench)), protocol,
+                            pass_ks=tuple(cfg.get("pass_ks", [1])), grader_mode=job.params["grading"]["mode"],
+                            grader_timeout_s=job.params["grading"].get("timeout_s", 2.0))
+    spec = BenchmarkSpec(**{k: v for k, v in bench.items() if k != "solution_field"})
+    samples, summary = evaluate(job.inp("model"), load_benchmark(spec), protocol,
                                 model_name=job.wildcards["model"], benchmark_name=bench["name"],
                                 generator_options={"backend": gen.get("backend", "transformers"), **generator_options(gen)})
     write_parquet(job.out("samples"), samples)

@@ -75,6 +75,11 @@ def prepare_work_dir(work_dir: Path, fp: str):
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     fp_file.write_text(fp + "\n")
+    # A kill can land in the middle of a checkpoint write: only a checkpoint with its trainer state is complete.
+    for ckpt in work_dir.glob("checkpoint-*"):
+        if not (ckpt / "trainer_state.json").exists():
+            log.warning("discarding incomplete checkpoint %s", ckpt)
+            shutil.rmtree(ckpt)
     last = get_last_checkpoint(str(work_dir))
     metrics = work_dir / "metrics.jsonl"
     if last is None:

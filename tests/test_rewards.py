@@ -77,6 +77,14 @@ def test_accuracy_reward_trl_call_signature():
         log_extra=None,
     )
     assert out == [1.0, 0.0, 1.0, None, 1.0]
+    logged: dict = {}
+    acc(
+        completions=completions[:2],
+        answer=answers[:2],
+        log_extra=lambda column, values: logged.setdefault(column, values),
+        log_metric=lambda name, value: logged.setdefault(name, value),
+    )
+    assert logged == {"extracted_answer": ["169", None], "accuracy/timeout_frac": 0.0}
     assert acc([_conv("\\boxed{7}")], prompts=[[{"role": "user", "content": "q"}]], answer=["7"]) == [1.0]
 
 
@@ -209,3 +217,31 @@ def test_readability_orders_texts_and_is_bounded():
     assert 0.0 <= looped < good - 0.3
     assert readability("") == 0.0
     assert _reward("readability")([GOOD, _conv(RUN_ON)]) == [good, run_on]
+
+
+# ------------------------------------------------------------------ hostile text: in-process rewards stay linear
+def test_in_process_rewards_are_fast_on_hostile_text():
+    import time
+
+    hostile = [
+        "\\(" * 200_000,
+        "<answer>" * 100_000 + "x",
+        "$$" + "a" * 1_000_000,
+        "\n \n" * 300_000,
+        "<think>" + "我" * 500_000 + "</think>",
+        "\ud800" * 1000,
+    ]
+    funcs, _ = build_reward_funcs(
+        [
+            {"name": "format", "require_answer_tag": True},
+            {"name": "language_consistency"},
+            {"name": "repetition"},
+            {"name": "overlong"},
+            {"name": "readability"},
+        ]
+    )
+    t0 = time.monotonic()
+    for fn in funcs:
+        out = fn(hostile, prompts=["q"] * len(hostile))
+        assert len(out) == len(hostile) and all(isinstance(x, float) for x in out)
+    assert time.monotonic() - t0 < 15.0

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m r1 eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="HF checkpoint directory (model + tokenizer)")
-    p.add_argument("--model-name", default=None, help="name in the results (default: the directory's name)")
+    p.add_argument("--model-name", default=None,
+                   help="name in the results (default: the directory's name; its parent's if it is 'model')")
     p.add_argument("--benchmark", required=True,
                    help=f"one of {', '.join(DEFAULT_BENCHMARKS)} or a .jsonl/.parquet file")
     p.add_argument("--benchmark-name", default=None, help="name in the results (default: derived)")
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefill-think", action="store_true",
                    help='force the response to start with "<think>\\n"')
     p.add_argument("--grader-mode", default="lenient", choices=("lenient", "strict"))
+    p.add_argument("--grader-timeout", type=float, default=2.0, help="seconds per sample (hard timeout)")
     p.add_argument("--backend", default="transformers", choices=("transformers", "vllm"))
     p.add_argument("--batch-size", type=int, default=None, help="transformers backend batch size")
     p.add_argument("--dtype", default=None)
@@ -77,7 +79,8 @@ def main(argv: list[str]) -> int:
                                 max_new_tokens=args.max_new_tokens, prompt_style=args.prompt_style,
                                 instruction=None if args.no_instruction else MATH_INSTRUCTION,
                                 prefill=THINK_PREFILL if args.prefill_think else "", seed=args.seed,
-                                pass_ks=tuple(args.pass_k or (1,)), grader_mode=args.grader_mode)
+                                pass_ks=tuple(args.pass_k or (1,)), grader_mode=args.grader_mode,
+                                grader_timeout_s=args.grader_timeout)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -88,7 +91,10 @@ def main(argv: list[str]) -> int:
     for key in ("batch_size", "dtype", "device"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
-    model_name = args.model_name or Path(args.model).resolve().name
+    model_path = Path(args.model).resolve()
+    # results/<stage>/model -> "<stage>"
+    model_name = args.model_name or (
+        model_path.parent.name if model_path.name == "model" else model_path.name)
     samples, summary = evaluate(args.model, bench, protocol, model_name=model_name, benchmark_name=spec.name,
                                 generator_options=options)
     summary["benchmark_spec"] = spec.to_dict()

@@ -40,6 +40,7 @@ class EvalProtocol:
     seed: int = 0
     pass_ks: tuple[int, ...] = (1,)
     grader_mode: str = "lenient"
+    grader_timeout_s: float = 2.0  # hard per-sample timeout of the grader (a timed-out sample counts wrong)
 
     def __post_init__(self):
         if self.k < 1:
@@ -127,12 +128,14 @@ def evaluate(model_dir: str, benchmark_df: pd.DataFrame, protocol: EvalProtocol,
 
     completions = [s.text for out in outputs for s in out]
     flat_golds = [g for g in golds for _ in range(protocol.k)]
-    grades = grade_batch(completions, flat_golds, mode=protocol.grader_mode)
+    grades = grade_batch(completions, flat_golds, mode=protocol.grader_mode,
+                         timeout_s=protocol.grader_timeout_s)
 
     records = []
     for i, out in enumerate(outputs):
         problem_grades = grades[i * protocol.k : (i + 1) * protocol.k]
-        clusters = cluster_answers([g.extracted for g in problem_grades], mode=protocol.grader_mode)
+        clusters = cluster_answers([g.extracted for g in problem_grades], mode=protocol.grader_mode,
+                                   timeout_s=protocol.grader_timeout_s)
         for j, (sample, grade, cid) in enumerate(zip(out, problem_grades, clusters, strict=True)):
             records.append({
                 "model": model_name,

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from r1.grading.equivalence import MODES, is_equivalent
 from r1.grading.extract import DEFAULT_CHAIN, EXTRACTORS, extract_answer
-from r1.grading.normalize import as_int, as_number, normalize
+from r1.grading.normalize import MODES, as_int, as_number, normalize
 from r1.grading.pool import POOL, default_workers
 
 __all__ = [
@@ -37,6 +36,18 @@ class GradeResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def is_equivalent(pred: str | None, gold: str, mode: str = "lenient") -> bool | None:
+    """Is the extracted answer `pred` equivalent to the reference `gold` under `mode` (strict | lenient)?
+
+    None when `gold` is empty or unusable (skip the sample, never count it correct); False when pred is None.
+    In-process, without timeout protection: grade untrusted output with `grade_batch`. (math-verify and
+    sympy are imported on first use, so importing r1.grading stays cheap.)
+    """
+    from r1.grading.equivalence import is_equivalent as _is_equivalent
+
+    return _is_equivalent(pred, gold, mode)
 
 
 def _check(mode: str, chain: Sequence[str]) -> tuple[str, ...]:

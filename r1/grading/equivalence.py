@@ -28,6 +28,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from r1.grading.extract import _strip_math_delims, last_boxed
 from r1.grading.normalize import (
+    MODES,
     as_int,
     as_number,
     balanced,
@@ -38,7 +39,6 @@ from r1.grading.normalize import (
     split_top_level,
 )
 
-MODES = ("strict", "lenient")
 REL_TOL = 1e-4
 _MAX_ANSWER_CHARS = 20_000
 _LATEX_CFG = [LatexExtractionConfig(boxed_match_priority=0, try_extract_without_anchor=False)]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+MODES = ("strict", "lenient")
+
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _UNITS = (
     "square units|square feet|square inches|square meters|square centimeters|sq units|units?|"
@@ -74,6 +76,25 @@ def _fix_a_slash_b(s: str) -> str:
     return s
 
 
+def _strip_outer_parens(s: str) -> str:
+    """`(\\frac{8}{21})` -> `\\frac{8}{21}`: drop parentheses around the whole answer unless it is a tuple."""
+    for _ in range(3):
+        if len(s) < 2 or s[0] != "(" or s[-1] != ")":
+            return s
+        depth = 0
+        for i, ch in enumerate(s):
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+                if depth == 0 and i != len(s) - 1:
+                    return s  # the first "(" closes early: `(a+5)(b+2)`
+            elif ch == "," and depth == 1:
+                return s  # a tuple or an interval
+        s = s[1:-1]
+    return s
+
+
 def _squeeze_spaces(s: str) -> str:
     s = _CMD_SPACE.sub(lambda m: m.group(1) + "\x00", s)
     return _WS.sub("", s).replace("\x00", " ")
@@ -105,6 +126,7 @@ def normalize(answer: str) -> str:
             s = rhs
     s = _fix_sqrt(s)
     s = _squeeze_spaces(s)
+    s = _strip_outer_parens(s)
     s = _fix_fracs(s)
     if _THOUSANDS.match(s):
         s = s.replace(",", "")

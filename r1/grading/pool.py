@@ -266,7 +266,7 @@ class GraderPool:
         self._zygote, self._zsock, self._workers = None, None, []
 
     def _start_zygote(self) -> None:
-        self._stop_zygote()
+        self._stop_zygote_process()  # workers of an old zygote keep serving; they exit on EOF
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -298,6 +298,9 @@ class GraderPool:
         for w in self._workers:
             w.conn.close()
         self._workers = []
+        self._stop_zygote_process()
+
+    def _stop_zygote_process(self) -> None:
         if self._zsock is not None:
             self._zsock.close()
             self._zsock = None
@@ -310,7 +313,7 @@ class GraderPool:
             self._zygote = None
 
     def _fork_worker(self) -> _Worker:
-        for attempt in range(2):
+        for _ in range(2):
             if self._zsock is None or self._zygote is None or self._zygote.poll() is not None:
                 self._start_zygote()
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
