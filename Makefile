@@ -33,7 +33,7 @@ audit: install
 test: install
 	$(VENV)/bin/ruff check r1 tests bench scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules/
-	$(SNAKEMAKE) --lint --configfile config.yaml tests/configs/tiny.yaml > /dev/null
+	$(PY) scripts/lint_workflow.py --configfile config.yaml tests/configs/tiny.yaml
 	$(VENV)/bin/pytest -q --durations=15
 
 bench: install

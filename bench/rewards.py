@@ -1,6 +1,6 @@
 """Benchmark: grading rewards/s with grade_batch (worker pool) vs a single-process math-verify loop.
 
-    .venv/bin/python bench/rewards.py [--n 10000] [--batch 128] [--json OUT.json]
+    .venv/bin/python bench/rewards.py [--n 10000] [--batch 128] [--repeat 1] [--json OUT.json]
 
 Builds N mixed completions (boxed right/wrong answers, equivalent variants, "The answer is", "####",
 <answer> tags, free text without a final answer, long chains of thought) for GSM8K and MATH-500
@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from r1.grading import extract_answer, grade_batch, is_equivalent, warm_pool
-from r1.grading.pool import POOL, _warm, default_workers
-from r1.rewards import build_reward_funcs
+from r1.grading import extract_answer, grade_batch, is_equivalent, warm_pool  # noqa: E402
+from r1.grading.pool import POOL, _warm, default_workers  # noqa: E402
+from r1.rewards import build_reward_funcs  # noqa: E402
 
 WORDS = [
     *("we", "first", "compute", "the", "sum", "then", "check", "each"),
@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=128, help="completions per reward call (TRL step size)")
     ap.add_argument("--mode", default="lenient", choices=["strict", "lenient"])
     ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=1, help="run each measurement this often, keep the fastest")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
     logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -189,37 +190,43 @@ def main(argv: list[str] | None = None) -> int:
     out["pool_start_s"] = round(time.perf_counter() - t, 3)
 
     _warm()  # the same warm-up (one parse per common answer shape) that each pool worker gets
-    secs, lat = in_fresh_child(baseline_math_verify, completions, golds)
-    out["baseline_math_verify_loop"] = {
-        "items_per_s": args.n / secs,
-        "p50_ms": pct(lat, 0.5) * 1e3,
-        "p99_ms": pct(lat, 0.99) * 1e3,
-    }
 
-    secs, lat = in_fresh_child(ours_in_process, completions, golds, args.mode)
-    out["ours_single_process"] = {
-        "items_per_s": args.n / secs,
-        "p50_ms": pct(lat, 0.5) * 1e3,
-        "p99_ms": pct(lat, 0.99) * 1e3,
-    }
+    def best(key: str, row: dict) -> None:  # keep the fastest of --repeat runs (others share the CPUs)
+        if key not in out or row["items_per_s"] > out[key]["items_per_s"]:
+            out[key] = row
 
-    for n_workers in sorted({1, workers}):
-        fresh_caches(workers)
-        cpu0, t = workers_cpu_s(), time.perf_counter()
-        results = grade_batch(completions, golds, mode=args.mode, timeout_s=args.timeout, workers=n_workers)
-        secs = time.perf_counter() - t
-        cpu = workers_cpu_s() - cpu0
-        lat = POOL.last_item_seconds
-        out[f"grade_batch_{n_workers}w"] = {
-            "items_per_s": args.n / secs,
-            "p50_ms": pct(lat, 0.5) * 1e3,
-            "p99_ms": pct(lat, 0.99) * 1e3,
-            "max_ms": max(lat) * 1e3,
-            "worker_cpu_s": cpu,
-            "cores_used": cpu / secs,
-            "timeouts": sum(r.timed_out for r in results),
-            "accuracy": sum(r.correct is True for r in results) / args.n,
-        }
+    for _ in range(args.repeat):
+        for key, fn in (
+            ("baseline_math_verify_loop", baseline_math_verify),
+            ("ours_single_process", ours_in_process),
+        ):
+            fn_args = (completions, golds) if fn is baseline_math_verify else (completions, golds, args.mode)
+            secs, lat = in_fresh_child(fn, *fn_args)
+            best(
+                key,
+                {"items_per_s": args.n / secs, "p50_ms": pct(lat, 0.5) * 1e3, "p99_ms": pct(lat, 0.99) * 1e3},
+            )
+
+        for n_workers in sorted({1, workers}):
+            fresh_caches(workers)
+            cpu0, t = workers_cpu_s(), time.perf_counter()
+            results = grade_batch(
+                completions, golds, mode=args.mode, timeout_s=args.timeout, workers=n_workers
+            )
+            secs = time.perf_counter() - t
+            cpu = workers_cpu_s() - cpu0
+            lat = POOL.last_item_seconds
+            row = {
+                "items_per_s": args.n / secs,
+                "p50_ms": pct(lat, 0.5) * 1e3,
+                "p99_ms": pct(lat, 0.99) * 1e3,
+                "max_ms": max(lat) * 1e3,
+                "worker_cpu_s": cpu,
+                "cores_used": cpu / secs,
+                "timeouts": sum(r.timed_out for r in results),
+                "accuracy": sum(r.correct is True for r in results) / args.n,
+            }
+            best(f"grade_batch_{n_workers}w", row)
 
     [accuracy], _ = build_reward_funcs([{"name": "accuracy", "mode": args.mode, "timeout_s": args.timeout}])
     fresh_caches(workers)

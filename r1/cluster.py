@@ -7,7 +7,8 @@ Config (validated by r1/schemas/config.schema.yaml)::
       rl_zero: {gpus: 8, nodes: 2, gpu_model: a100, cpus_per_gpu: 8, mem_mb: 480000, runtime: 4320}
 
 A group inherits every key it leaves unset (or null) from `default`. `gpus` counts GPUs *per node*
-(the job holds gpus x nodes GPUs), `mem_mb` is memory per node, `runtime` is minutes.
+(the job holds gpus x nodes GPUs), `mem_mb` is memory per node, `runtime` is minutes; `partition` and
+`account` become slurm_partition / slurm_account; `deepspeed` names the DeepSpeed JSON for launches.
 
 The names returned by `snakemake_resources` are those of snakemake-executor-plugin-slurm 2.x:
   - one node:  gpu=N [gpu_model=M] [cpus_per_gpu=C] -> sbatch --gpus=[M:]N --cpus-per-gpu=C;
@@ -51,7 +52,18 @@ GROUPS = (
     "eval_table",
     "report",
 )
-KEYS = ("gpus", "gpu_model", "cpus_per_gpu", "cpus", "mem_mb", "runtime", "nodes", "partition", "deepspeed")
+KEYS = (
+    "gpus",
+    "gpu_model",
+    "cpus_per_gpu",
+    "cpus",
+    "mem_mb",
+    "runtime",
+    "nodes",
+    "partition",
+    "account",
+    "deepspeed",
+)
 
 
 class ClusterConfigError(ValueError):
@@ -71,6 +83,7 @@ class Placement:
     runtime: int | None = None
     nodes: int = 1
     partition: str | None = None
+    account: str | None = None
     deepspeed: str | None = None
 
     @property
@@ -117,6 +130,8 @@ def snakemake_resources(resources_cfg: Mapping | None, group: str) -> dict:
         out["runtime"] = int(p.runtime)
     if p.partition:
         out["slurm_partition"] = p.partition
+    if p.account:
+        out["slurm_account"] = p.account
     out["nodes"] = p.nodes
     if p.gpus:
         if p.nodes > 1:

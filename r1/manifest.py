@@ -25,12 +25,16 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+# Snakemake adds this empty mtime carrier to every directory() output after the job (and its manifest) finished.
+IGNORED_IN_DIRS = frozenset({".snakemake_timestamp"})
+
+
 def sha256_path(path: str | Path) -> str:
     """File: its sha256. Directory: sha256 over the sorted (relative path, file sha256) list."""
     path = Path(path)
     if path.is_dir():
         h = hashlib.sha256()
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        for f in sorted(p for p in path.rglob("*") if p.is_file() and p.name not in IGNORED_IN_DIRS):
             h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
         return h.hexdigest()
     return sha256_file(path)

@@ -83,9 +83,9 @@ def cold_start_generate(job: JobSpec) -> None:
     """Sample R1-Zero (or a teacher), keep correct + readable outputs, reformat, add seed CoT data and user files."""
     from r1.data import decontaminate_rows, load_source
     from r1.filters import apply_filters, drop_counts, sft_rows
-    from r1.sft_data import read_sft_files
     from r1.prompts import user_message
     from r1.sampling import sample_and_grade
+    from r1.sft_data import read_sft_files
 
     cfg = job.cfg
     model_dir = cfg["teacher_path"] if cfg["source"] == "teacher" else job.inp("model")

@@ -122,8 +122,86 @@ def _finish(trainer, tokenizer, work_dir: Path, model_out: str, metrics_out: str
     trainer.accelerator.wait_for_everyone()
 
 
-def _model_kwargs() -> dict:
-    return {"dtype": "bfloat16"} if cuda_available() else {"dtype": "float32"}
+def attn_implementation(static_decode: bool = False) -> str:
+    """Attention kernels on CUDA: FlashAttention-2 when the flash-attn package is installed, else PyTorch SDPA
+    (which picks its own flash / memory-efficient kernels). A model that r1's StaticCacheDecoder samples from
+    (GRPO rollouts) stays on SDPA: its static-cache CUDA graph is built for that path."""
+    import importlib.util
+
+    if not static_decode and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def _model_kwargs(static_decode: bool = False) -> dict:
+    if not cuda_available():
+        return {"dtype": "float32"}
+    return {"dtype": "bfloat16", "attn_implementation": attn_implementation(static_decode)}
+
+
+def grpo_trainer_class():
+    """TRL's GRPOTrainer, with its transformers rollouts sent through r1's StaticCacheDecoder on CUDA.
+
+    TRL's own path is `model.generate` with a dynamic cache (or, with `cache_implementation="static"`, a static
+    cache with compilation disabled); both are far from what the GPU can do at RL batch sizes (docs/gpu.md).
+    The fast path is taken when the policy is on CUDA, `trl.cache_implementation` is unset or "static", and
+    nothing needs TRL's generate: no vLLM, no continuous batching, no images, no top-k / min-p / repetition
+    penalty, no ZeRO-3 / FSDP sharding (gathered weights change address every step). Otherwise: TRL unchanged.
+    """
+    import torch
+    from trl import GRPOTrainer
+
+    from r1.generation import StaticCacheDecoder, use_static_decoder
+
+    class R1GRPOTrainer(GRPOTrainer):
+        _r1_decoder = None
+
+        def _r1_fast_rollouts(self, images, multimodal_fields) -> bool:
+            args = self.args
+            if args.use_vllm or getattr(self, "use_transformers_continuous_batching", False):
+                return False
+            if images is not None and any(im is not None for im in images) or multimodal_fields:
+                return False
+            if (self.top_k or 0) > 0 or self.min_p is not None or (self.repetition_penalty or 1.0) != 1.0:
+                return False
+            if self.is_fsdp_enabled or (self.is_deepspeed_enabled and self._dist.is_zero3):
+                return False
+            return use_static_decoder(args.cache_implementation, str(self.accelerator.device))
+
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
+                                  has_tool_images=False):
+            from trl.models import unwrap_model_for_generation
+            from trl.trainer.utils import pad
+
+            if not self._r1_fast_rollouts(images, multimodal_fields):
+                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                     has_tool_images=has_tool_images)
+            device = self.accelerator.device
+            pad_id = self._tokenizer.pad_token_id
+            prompts = [torch.tensor(ids) for ids in prompt_ids]
+            input_ids = pad(prompts, padding_value=pad_id, padding_side="left").to(device)
+            mask = pad([torch.ones_like(t) for t in prompts], padding_value=0, padding_side="left").to(device)
+            with (
+                unwrap_model_for_generation(self.model_wrapped, self.accelerator,
+                                            gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
+                as model,
+                torch.no_grad(),
+            ):
+                if self._r1_decoder is None or self._r1_decoder.model is not model:
+                    self._r1_decoder = StaticCacheDecoder(model)
+                new = self._r1_decoder.generate(input_ids, mask, max_new_tokens=self.max_completion_length,
+                                                temperature=self.temperature, top_p=self.top_p,
+                                                eos_token_ids=self.eos_token_ids, pad_token_id=pad_id)
+            if new is None:  # static cache too large for free memory
+                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                     has_tool_images=has_tool_images)
+            # Keep each completion up to and including its first EOS, as TRL's generate path does.
+            is_eos = torch.isin(new, torch.tensor(self.eos_token_ids, device=new.device))
+            lengths = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, new.size(1)).tolist()
+            rows = new.tolist()
+            return [row[:n] for row, n in zip(rows, lengths, strict=True)], None
+
+    return R1GRPOTrainer
 
 
 def rl_prompt_dataset(train: pd.DataFrame, num_prompts: int, prompt_style: str, seed: int):
@@ -141,31 +219,44 @@ def rl_prompt_dataset(train: pd.DataFrame, num_prompts: int, prompt_style: str, 
                               "language": rows["language"].tolist(), "id": rows["id"].tolist()})
 
 
-def train_grpo(*, model_dir: str, train_parquet: str, stage_cfg: dict, stage: str, grading: dict, work_dir: str,
-               model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+def grpo_trainer(*, model_dir: str, dataset, stage_cfg: dict, stage: str, grading: dict, work_dir: Path, seed: int,
+                 callbacks: list | None = None):
+    """The GRPO trainer of an RL stage (also used by bench/grpo_gpu.py): r1's rewards, config and rollouts."""
     from transformers import AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
+    from r1.generation import use_static_decoder
     from r1.rewards import build_reward_funcs
 
-    work = Path(work_dir)
-    resume = prepare_work_dir(work, fp)
-    train = pd.read_parquet(train_parquet)
-    dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
     specs = [{**({"mode": grading.get("mode"), "timeout_s": grading.get("timeout_s")} if r["name"] == "accuracy"
                  else {}), **r} for r in stage_cfg["rewards"]]
     specs = [{k: v for k, v in s.items() if v is not None} for s in specs]
     funcs, weights = build_reward_funcs(specs)
-    trl_cfg = {"reward_weights": weights, "model_init_kwargs": _model_kwargs(), **stage_cfg["trl"]}
-    args = make_args(GRPOConfig, trl_cfg, work, seed, stage)
+    trl = stage_cfg["trl"]
+    static = (cuda_available() and not trl.get("use_vllm")
+              and use_static_decoder(trl.get("cache_implementation"), "cuda"))
+    trl_cfg = {"reward_weights": weights, "model_init_kwargs": _model_kwargs(static_decode=static), **trl}
+    args = make_args(GRPOConfig, trl_cfg, work_dir, seed, stage)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
-    log.info("%s: GRPO on %d prompts, rewards %s, weights %s, loss %s, beta %s", stage, len(dataset),
-             [f.__name__ for f in funcs], weights, args.loss_type, args.beta)
-    trainer = GRPOTrainer(model=model_dir, reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, callbacks=[metrics_callback(work / "metrics.jsonl")])
+    log.info("%s: GRPO on %d prompts, rewards %s, weights %s, loss %s, beta %s, rollouts %s", stage, len(dataset),
+             [f.__name__ for f in funcs], weights, args.loss_type, args.beta,
+             "vLLM " + args.vllm_mode if args.use_vllm else "r1 static-cache CUDA graphs" if static
+             else "transformers generate")
+    return grpo_trainer_class()(model=model_dir, reward_funcs=funcs, args=args, train_dataset=dataset,
+                                processing_class=tokenizer, callbacks=callbacks)
+
+
+def train_grpo(*, model_dir: str, train_parquet: str, stage_cfg: dict, stage: str, grading: dict, work_dir: str,
+               model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+    work = Path(work_dir)
+    resume = prepare_work_dir(work, fp)
+    train = pd.read_parquet(train_parquet)
+    dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
+    trainer = grpo_trainer(model_dir=model_dir, dataset=dataset, stage_cfg=stage_cfg, stage=stage, grading=grading,
+                           work_dir=work, seed=seed, callbacks=[metrics_callback(work / "metrics.jsonl")])
     trainer.train(resume_from_checkpoint=resume)
-    _finish(trainer, tokenizer, work, model_out, metrics_out)
+    _finish(trainer, trainer.processing_class, work, model_out, metrics_out)
 
 
 def sft_dataset(df: pd.DataFrame):

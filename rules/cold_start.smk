@@ -1,9 +1,11 @@
 rule cold_start_generate:
     input:
         unpack(
-            lambda wc: model_input("rl_zero")
-            if config["cold_start"]["source"] == "rl_zero"
-            else {}
+            lambda wc: (
+                model_input("rl_zero")
+                if config["cold_start"]["source"] == "rl_zero"
+                else {}
+            )
         ),
         code=code("sample"),
         benchmarks=benchmark_files(),
@@ -14,6 +16,15 @@ rule cold_start_generate:
         dataset="results/cold_start/dataset.parquet",
         stats="results/cold_start/stats.json",
         manifest="results/cold_start/manifest.json",
+    log:
+        "logs/cold_start/cold_start_generate.log",
+    benchmark:
+        "benchmarks/cold_start/cold_start_generate.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("cold_start_generate")
+    resources:
+        **stage_resources("cold_start_generate"),
     params:
         target="r1.stages:cold_start_generate",
         cfg=config["cold_start"],
@@ -21,14 +32,6 @@ rule cold_start_generate:
         grading=grading_cfg(),
         decontam=decontam_cfg(),
         seed=SEED,
-    threads: stage_threads("cold_start_generate")
-    resources:
-        **stage_resources("cold_start_generate"),
-    retries: RETRIES
-    log:
-        "logs/cold_start/cold_start_generate.log",
-    benchmark:
-        "benchmarks/cold_start/cold_start_generate.tsv"
     script:
         "../scripts/run_stage.py"
 
@@ -43,18 +46,19 @@ rule cold_start_sft:
         model=directory("results/cold_start_sft/model"),
         metrics="results/cold_start_sft/metrics.jsonl",
         manifest="results/cold_start_sft/manifest.json",
+    log:
+        "logs/cold_start_sft/cold_start_sft.log",
+    benchmark:
+        "benchmarks/cold_start_sft/cold_start_sft.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("cold_start_sft")
+    resources:
+        **stage_resources("cold_start_sft"),
     params:
         target="r1.stages:sft",
         cfg=config["cold_start_sft"],
         decontam=decontam_cfg(),
         seed=SEED,
-    threads: stage_threads("cold_start_sft")
-    resources:
-        **stage_resources("cold_start_sft"),
-    retries: RETRIES
-    log:
-        "logs/cold_start_sft/cold_start_sft.log",
-    benchmark:
-        "benchmarks/cold_start_sft/cold_start_sft.tsv"
     script:
         "../scripts/run_stage.py"

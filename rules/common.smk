@@ -9,7 +9,8 @@ R1_ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(R1_ROOT))
 # Rule scripts import r1 from this checkout (also inside Slurm jobs, which re-read this file).
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(R1_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    [str(R1_ROOT)]
+    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
 
 from r1.config import validate_config  # noqa: E402
@@ -30,7 +31,11 @@ for _b in config["benchmarks"]:
 for _s in config["data"]["sources"] + config["cold_start"].get("seed_sources", []):
     if "path" in _s:
         _s["path"] = repo_path(_s["path"])
-for _key, _stage in [("files", "cold_start"), ("non_reasoning_files", "rejection_sampling"), ("files", "sft_stabilize")]:
+for _key, _stage in [
+    ("files", "cold_start"),
+    ("non_reasoning_files", "rejection_sampling"),
+    ("files", "sft_stabilize"),
+]:
     if config[_stage].get(_key):
         config[_stage][_key] = [repo_path(p) for p in config[_stage][_key]]
 
@@ -85,9 +90,21 @@ def model_input(name):
 
 
 # ---- r1 source tracking: a rule reruns exactly when the code it executes changes ----
-COMMON_CODE = ["r1/__init__.py", "r1/rulekit.py", "r1/manifest.py", "r1/atomic.py", "r1/stages.py"]
+COMMON_CODE = [
+    "r1/__init__.py",
+    "r1/rulekit.py",
+    "r1/manifest.py",
+    "r1/atomic.py",
+    "r1/stages.py",
+]
 GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py"]
-GENERATION_CODE = ["r1/generation.py", "r1/prompts.py", "r1/sampling.py", "r1/filters.py", "r1/sft_data.py"]
+GENERATION_CODE = [
+    "r1/generation.py",
+    "r1/prompts.py",
+    "r1/sampling.py",
+    "r1/filters.py",
+    "r1/sft_data.py",
+]
 DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
@@ -96,7 +113,8 @@ CODE = {
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
     "sft": ["r1/train.py", "r1/sft_data.py"] + DECONTAM_CODE,
     "distill_student": ["r1/train.py", "r1/models.py"],
-    "eval": ["r1/eval/*.py", "r1/generation.py", "r1/prompts.py", "r1/sampling.py"] + GRADING_CODE,
+    "eval": ["r1/eval/*.py", "r1/generation.py", "r1/prompts.py", "r1/sampling.py"]
+    + GRADING_CODE,
     "eval_table": ["r1/eval/table.py", "r1/assets/paper_results.csv"],
     "report": ["r1/report.py"],
 }
@@ -106,7 +124,9 @@ def code(group):
     files = []
     for pattern in COMMON_CODE + CODE[group]:
         matches = sorted(glob.glob(str(R1_ROOT / pattern)))
-        files += [os.path.relpath(m, R1_ROOT) if R1_ROOT == Path.cwd() else m for m in matches]
+        files += [
+            os.path.relpath(m, R1_ROOT) if R1_ROOT == Path.cwd() else m for m in matches
+        ]
     return sorted(set(files))
 
 
@@ -125,7 +145,10 @@ def benchmark_sources():
 
 
 def decontam_cfg():
-    return {"benchmarks": benchmark_sources(), **config["data"].get("decontamination", {})}
+    return {
+        "benchmarks": benchmark_sources(),
+        **config["data"].get("decontamination", {}),
+    }
 
 
 def benchmark_cfg(name):
@@ -143,7 +166,31 @@ def distill_train_cfg():
 
 def distill_sample_cfg():
     d = config["distill"]
-    return {k: v for k, v in d.items() if k not in ("students", "method", "trl", "gkd", "teacher")}
+    return {
+        k: v
+        for k, v in d.items()
+        if k not in ("students", "method", "trl", "gkd", "teacher")
+    }
+
+
+DISTILL_DATASET_KEYS = ("keep", "min_examples", "filters")
+
+
+def distill_generate_cfg():
+    """Teacher generation: not the dataset's filter keys, so editing those does not regenerate."""
+    return {
+        k: v for k, v in distill_sample_cfg().items() if k not in DISTILL_DATASET_KEYS
+    }
+
+
+def distill_dataset_cfg():
+    keys = DISTILL_DATASET_KEYS + ("num_shards",)
+    return {k: v for k, v in distill_sample_cfg().items() if k in keys}
+
+
+def eval_cfg():
+    """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table."""
+    return {k: v for k, v in config["eval"].items() if k != "models"}
 
 
 def data_source_files():

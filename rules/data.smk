@@ -5,18 +5,19 @@ rule base_model:
         model=directory("results/base_model/model"),
         info="results/base_model/info.json",
         manifest="results/base_model/manifest.json",
-    params:
-        target="r1.stages:base_model",
-        cfg=config["base_model"],
-        seed=SEED,
-    threads: stage_threads("base_model")
-    resources:
-        **stage_resources("base_model"),
-    retries: RETRIES
     log:
         "logs/base_model/base_model.log",
     benchmark:
         "benchmarks/base_model/base_model.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("base_model")
+    resources:
+        **stage_resources("base_model"),
+    params:
+        target="r1.stages:base_model",
+        cfg=config["base_model"],
+        seed=SEED,
     script:
         "../scripts/run_stage.py"
 
@@ -33,17 +34,18 @@ rule data_prepare:
         contamination="results/data/contamination.parquet",
         stats="results/data/stats.json",
         manifest="results/data/manifest.json",
+    log:
+        "logs/data/data_prepare.log",
+    benchmark:
+        "benchmarks/data/data_prepare.tsv"
+    priority: 10
+    threads: stage_threads("data")
+    resources:
+        **stage_resources("data"),
     params:
         target="r1.stages:data_prepare",
         cfg=config["data"],
         benchmarks=benchmark_sources(),
         seed=SEED,
-    threads: stage_threads("data")
-    resources:
-        **stage_resources("data"),
-    log:
-        "logs/data/data_prepare.log",
-    benchmark:
-        "benchmarks/data/data_prepare.tsv"
     script:
         "../scripts/run_stage.py"

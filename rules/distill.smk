@@ -7,20 +7,21 @@ rule distill_generate:
     output:
         samples="results/distill/teacher/shard_{shard}/samples.parquet",
         manifest="results/distill/teacher/shard_{shard}/manifest.json",
-    params:
-        target="r1.stages:distill_generate",
-        cfg=distill_sample_cfg(),
-        generation=generation_cfg(),
-        grading=grading_cfg(),
-        seed=SEED,
-    threads: stage_threads("distill_generate")
-    resources:
-        **stage_resources("distill_generate"),
-    retries: RETRIES
     log:
         "logs/distill/teacher_shard_{shard}.log",
     benchmark:
         "benchmarks/distill/teacher_shard_{shard}.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("distill_generate")
+    resources:
+        **stage_resources("distill_generate"),
+    params:
+        target="r1.stages:distill_generate",
+        cfg=distill_generate_cfg(),
+        generation=generation_cfg(),
+        grading=grading_cfg(),
+        seed=SEED,
     script:
         "../scripts/run_stage.py"
 
@@ -28,7 +29,9 @@ rule distill_generate:
 rule distill_dataset:
     input:
         code=code("sample"),
-        shards=expand("results/distill/teacher/shard_{shard}/samples.parquet", shard=SHARDS),
+        shards=expand(
+            "results/distill/teacher/shard_{shard}/samples.parquet", shard=SHARDS
+        ),
         shard_manifests=expand(
             "results/distill/teacher/shard_{shard}/manifest.json", shard=SHARDS
         ),
@@ -36,17 +39,18 @@ rule distill_dataset:
         dataset="results/distill/dataset.parquet",
         stats="results/distill/stats.json",
         manifest="results/distill/manifest.json",
-    params:
-        target="r1.stages:distill_dataset",
-        cfg=distill_sample_cfg(),
-        seed=SEED,
-    threads: stage_threads("distill_generate")
-    resources:
-        **stage_resources("data"),
     log:
         "logs/distill/distill_dataset.log",
     benchmark:
         "benchmarks/distill/distill_dataset.tsv"
+    priority: 10
+    threads: stage_threads("distill_generate")
+    resources:
+        **stage_resources("data"),
+    params:
+        target="r1.stages:distill_dataset",
+        cfg=distill_dataset_cfg(),
+        seed=SEED,
     script:
         "../scripts/run_stage.py"
 
@@ -61,18 +65,19 @@ rule distill_student:
         model=directory("results/distill/students/{student}/model"),
         metrics="results/distill/students/{student}/metrics.jsonl",
         manifest="results/distill/students/{student}/manifest.json",
+    log:
+        "logs/distill/student_{student}.log",
+    benchmark:
+        "benchmarks/distill/student_{student}.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("distill_student")
+    resources:
+        **stage_resources("distill_student"),
     params:
         target="r1.stages:distill_student",
         cfg=distill_train_cfg(),
         student=lambda wc: student_cfg(wc.student),
         seed=SEED,
-    threads: stage_threads("distill_student")
-    resources:
-        **stage_resources("distill_student"),
-    retries: RETRIES
-    log:
-        "logs/distill/student_{student}.log",
-    benchmark:
-        "benchmarks/distill/student_{student}.tsv"
     script:
         "../scripts/run_stage.py"

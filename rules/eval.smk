@@ -7,21 +7,21 @@ rule eval_generate:
         samples="results/eval/{model}/{benchmark}/samples.parquet",
         summary="results/eval/{model}/{benchmark}/summary.json",
         manifest="results/eval/{model}/{benchmark}/manifest.json",
-    params:
-        target="r1.stages:eval_generate",
-        cfg=config["eval"],
-        benchmark=lambda wc: benchmark_cfg(wc.benchmark),
-        generation=generation_cfg(),
-        grading=grading_cfg(),
-        seed=SEED,
-    threads: stage_threads("eval_generate")
-    resources:
-        **stage_resources("eval_generate"),
-    retries: RETRIES
     log:
         "logs/eval/{model}/{benchmark}.log",
     benchmark:
         "benchmarks/eval/{model}/{benchmark}.tsv"
+    retries: RETRIES
+    threads: stage_threads("eval_generate")
+    resources:
+        **stage_resources("eval_generate"),
+    params:
+        target="r1.stages:eval_generate",
+        cfg=eval_cfg(),
+        benchmark=lambda wc: benchmark_cfg(wc.benchmark),
+        generation=generation_cfg(),
+        grading=grading_cfg(),
+        seed=SEED,
     script:
         "../scripts/run_stage.py"
 
@@ -48,12 +48,12 @@ rule eval_table:
             category="Evaluation",
         ),
         manifest="results/eval/manifest.json",
-    params:
-        target="r1.stages:eval_table",
-        model_order=EVAL_MODELS,
     log:
         "logs/eval/eval_table.log",
     benchmark:
         "benchmarks/eval/eval_table.tsv"
+    params:
+        target="r1.stages:eval_table",
+        model_order=EVAL_MODELS,
     script:
         "../scripts/run_stage.py"

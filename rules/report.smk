@@ -1,11 +1,11 @@
+RL_STAGES = ["rl_zero", "rl_reasoning"] + (["rl_final"] if RL_FINAL else [])
+
+
 rule report_assets:
     input:
         code=code("report"),
         data_stats="results/data/stats.json",
-        rl_metrics=expand(
-            "results/{stage}/metrics.jsonl",
-            stage=["rl_zero", "rl_reasoning"] + (["rl_final"] if RL_FINAL else []),
-        ),
+        rl_metrics=expand("results/{stage}/metrics.jsonl", stage=RL_STAGES),
         sft_metrics=expand(
             "results/{stage}/metrics.jsonl",
             stage=["cold_start_sft", "sft", "sft_stabilize"],
@@ -27,11 +27,16 @@ rule report_assets:
             )
         ),
     output:
-        rl_curves=report(
-            "results/report/rl_curves.png",
-            caption="../report/rl_curves.rst",
-            category="Training curves",
-        ),
+        rl_curves=[
+            report(
+                f"results/report/rl_curves/{stage}.png",
+                caption="../report/rl_curves.rst",
+                category="Training curves",
+                subcategory="RL",
+                labels={"stage": stage, "figure": "reward, KL, completion length"},
+            )
+            for stage in RL_STAGES
+        ],
         sft_curves=report(
             "results/report/sft_curves.png",
             caption="../report/sft_curves.rst",
@@ -53,11 +58,11 @@ rule report_assets:
             category="Provenance",
         ),
         manifest="results/report/manifest.json",
-    params:
-        target="r1.stages:report",
     log:
         "logs/report/report_assets.log",
     benchmark:
         "benchmarks/report/report_assets.tsv"
+    params:
+        target="r1.stages:report",
     script:
         "../scripts/run_stage.py"

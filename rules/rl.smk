@@ -7,19 +7,20 @@ rule rl_zero:
         model=directory("results/rl_zero/model"),
         metrics="results/rl_zero/metrics.jsonl",
         manifest="results/rl_zero/manifest.json",
+    log:
+        "logs/rl_zero/rl_zero.log",
+    benchmark:
+        "benchmarks/rl_zero/rl_zero.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("rl_zero")
+    resources:
+        **stage_resources("rl_zero"),
     params:
         target="r1.stages:rl",
         cfg=config["rl_zero"],
         grading=grading_cfg(),
         seed=SEED,
-    threads: stage_threads("rl_zero")
-    resources:
-        **stage_resources("rl_zero"),
-    retries: RETRIES
-    log:
-        "logs/rl_zero/rl_zero.log",
-    benchmark:
-        "benchmarks/rl_zero/rl_zero.tsv"
     script:
         "../scripts/run_stage.py"
 
@@ -33,19 +34,20 @@ rule rl_reasoning:
         model=directory("results/rl_reasoning/model"),
         metrics="results/rl_reasoning/metrics.jsonl",
         manifest="results/rl_reasoning/manifest.json",
+    log:
+        "logs/rl_reasoning/rl_reasoning.log",
+    benchmark:
+        "benchmarks/rl_reasoning/rl_reasoning.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("rl_reasoning")
+    resources:
+        **stage_resources("rl_reasoning"),
     params:
         target="r1.stages:rl",
         cfg=config["rl_reasoning"],
         grading=grading_cfg(),
         seed=SEED,
-    threads: stage_threads("rl_reasoning")
-    resources:
-        **stage_resources("rl_reasoning"),
-    retries: RETRIES
-    log:
-        "logs/rl_reasoning/rl_reasoning.log",
-    benchmark:
-        "benchmarks/rl_reasoning/rl_reasoning.tsv"
     script:
         "../scripts/run_stage.py"
 
@@ -59,18 +61,19 @@ rule rl_final:
         model=directory("results/rl_final/model"),
         metrics="results/rl_final/metrics.jsonl",
         manifest="results/rl_final/manifest.json",
+    log:
+        "logs/rl_final/rl_final.log",
+    benchmark:
+        "benchmarks/rl_final/rl_final.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("rl_final")
+    resources:
+        **stage_resources("rl_final"),
     params:
         target="r1.stages:rl",
         cfg=config["rl_final"],
         grading=grading_cfg(),
         seed=SEED,
-    threads: stage_threads("rl_final")
-    resources:
-        **stage_resources("rl_final"),
-    retries: RETRIES
-    log:
-        "logs/rl_final/rl_final.log",
-    benchmark:
-        "benchmarks/rl_final/rl_final.tsv"
     script:
         "../scripts/run_stage.py"

@@ -10,6 +10,15 @@ rule rejection_sampling:
         dataset="results/rejection_sampling/dataset.parquet",
         stats="results/rejection_sampling/stats.json",
         manifest="results/rejection_sampling/manifest.json",
+    log:
+        "logs/rejection_sampling/rejection_sampling.log",
+    benchmark:
+        "benchmarks/rejection_sampling/rejection_sampling.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("rejection_sampling")
+    resources:
+        **stage_resources("rejection_sampling"),
     params:
         target="r1.stages:rejection_sampling",
         cfg=config["rejection_sampling"],
@@ -17,14 +26,6 @@ rule rejection_sampling:
         grading=grading_cfg(),
         decontam=decontam_cfg(),
         seed=SEED,
-    threads: stage_threads("rejection_sampling")
-    resources:
-        **stage_resources("rejection_sampling"),
-    retries: RETRIES
-    log:
-        "logs/rejection_sampling/rejection_sampling.log",
-    benchmark:
-        "benchmarks/rejection_sampling/rejection_sampling.tsv"
     script:
         "../scripts/run_stage.py"
 
@@ -40,19 +41,20 @@ rule sft:
         model=directory("results/sft/model"),
         metrics="results/sft/metrics.jsonl",
         manifest="results/sft/manifest.json",
+    log:
+        "logs/sft/sft.log",
+    benchmark:
+        "benchmarks/sft/sft.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("sft")
+    resources:
+        **stage_resources("sft"),
     params:
         target="r1.stages:sft",
         cfg=config["sft"],
         decontam=decontam_cfg(),
         seed=SEED,
-    threads: stage_threads("sft")
-    resources:
-        **stage_resources("sft"),
-    retries: RETRIES
-    log:
-        "logs/sft/sft.log",
-    benchmark:
-        "benchmarks/sft/sft.tsv"
     script:
         "../scripts/run_stage.py"
 
@@ -67,18 +69,19 @@ rule sft_stabilize:
         model=directory("results/sft_stabilize/model"),
         metrics="results/sft_stabilize/metrics.jsonl",
         manifest="results/sft_stabilize/manifest.json",
+    log:
+        "logs/sft_stabilize/sft_stabilize.log",
+    benchmark:
+        "benchmarks/sft_stabilize/sft_stabilize.tsv"
+    priority: 10
+    retries: RETRIES
+    threads: stage_threads("sft_stabilize")
+    resources:
+        **stage_resources("sft_stabilize"),
     params:
         target="r1.stages:sft",
         cfg=config["sft_stabilize"],
         decontam=decontam_cfg(),
         seed=SEED,
-    threads: stage_threads("sft_stabilize")
-    resources:
-        **stage_resources("sft_stabilize"),
-    retries: RETRIES
-    log:
-        "logs/sft_stabilize/sft_stabilize.log",
-    benchmark:
-        "benchmarks/sft_stabilize/sft_stabilize.tsv"
     script:
         "../scripts/run_stage.py"

@@ -95,6 +95,11 @@ def test_multi_node_gpu_group_uses_per_node_gres_and_srun_geometry():
     assert threads_for(CFG, "rl_zero") == 64
 
 
+def test_account_maps_to_slurm_account():
+    res = snakemake_resources({"default": {"account": "proj42"}, "sft": {"gpus": 1}}, "sft")
+    assert res["slurm_account"] == "proj42" and res["gpu"] == 1
+
+
 def test_missing_resources_section_and_missing_default():
     assert snakemake_resources(None, "data") == {"nodes": 1}
     assert threads_for({}, "sft") == 1

@@ -304,6 +304,19 @@ def test_cluster_answers_lenient_and_strict():
     assert cluster_answers([]) == []
 
 
+def test_cluster_answers_agree_with_is_equivalent():
+    answers = ["25", "025", "27", "27.0", "50\\%", "0.5", "50", "\\frac{2}{4}", "1,000", "1000", "1000.00001"]
+    for mode in BOTH:
+        ids = cluster_answers(answers, mode)
+        for j, a in enumerate(answers):
+            rep = next(i for i in range(j + 1) if ids[i] == ids[j])  # first member of a's cluster
+            if rep < j:
+                assert is_equivalent(a, answers[rep], mode), (mode, a, answers[rep])
+            else:  # a started a cluster: no earlier representative accepts it
+                reps = {answers[ids.index(c)] for c in set(ids[:j])}
+                assert not any(is_equivalent(a, r, mode) for r in reps), (mode, a)
+
+
 def test_cluster_answers_hostile_member_is_its_own_cluster():
     ids = cluster_answers(["9^{9^{9^{9}}}", "2", "2.0"], timeout_s=0.5)
     assert ids[1] == ids[2] != ids[0]

@@ -236,6 +236,7 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> dict:
     }
 
 
+@pytest.mark.timeout(3600)
 def test_slurm_run_all_jobs_succeeded(slurm_run):
     jobs = _sacct_jobs(slurm_run["workdir"], slurm_run["prefix"], slurm_run["since"])
     assert jobs, "no Slurm job of this run found in sacct"
@@ -266,6 +267,7 @@ def test_slurm_run_all_jobs_succeeded(slurm_run):
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
 
 
+@pytest.mark.timeout(3600)
 def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
     slurm_dir, local_dir = slurm_run["workdir"], pipeline_run
     local_files, slurm_files = _result_files(local_dir), _result_files(slurm_dir)
@@ -279,6 +281,7 @@ def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
         assert slurm_m[path]["slurm_job_id"] or slurm_m[path]["rule"] in ("eval_table", "report_assets"), path
 
 
+@pytest.mark.timeout(3600)
 def test_slurm_gpu_placement_from_slurm_records(slurm_run):
     """sacct ReqTRES per job == the config group's GPUs; the job's manifest saw that many devices."""
     res_cfg = slurm_run["config"]["resources"]
@@ -335,23 +338,45 @@ def _running_job(prefix: str, workdir: Path, rule: str) -> str | None:
     return None
 
 
-def test_scancel_mid_training_resumes_from_last_checkpoint(slurm_cluster, tmp_path_factory):
-    workdir = copy_repo(tmp_path_factory.mktemp("slurm_scancel"))
-    max_steps = 40
+@pytest.fixture(scope="module")
+def zero_workdir(slurm_cluster, tmp_path_factory) -> Path:
+    """A repo copy where base_model and data_prepare already ran on Slurm (inputs of rl_zero)."""
+    workdir = copy_repo(tmp_path_factory.mktemp("slurm_resume"))
+    proc = subprocess.run(
+        _slurm_cmd(workdir, f"r1test_{uuid.uuid4().hex[:10]}", "data_all"),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=_run_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return workdir
+
+
+def _interrupt_training(workdir: Path, interrupt: str, max_steps: int, retries: int) -> dict:
+    """Run rl_zero on Slurm; after checkpoint >= 4 freeze the job, mark the step log, then `interrupt` it.
+
+    The marks tell the attempts apart: a resumed run keeps the marked lines up to its checkpoint and
+    logs the later steps anew; a run that started over would have deleted them all.
+    """
     overlay = _write_overlay(
         workdir,
-        "slurm-scancel.yaml",
+        f"slurm-{interrupt}.yaml",
         {
-            "retries": 1,
+            "retries": retries,
+            # max_steps differs per test: another config fingerprint, so no test resumes the other's checkpoints
             "rl_zero": {
                 "trl": {"max_steps": max_steps, "save_steps": 2, "save_total_limit": 2, "logging_steps": 1}
             },
             "resources": {"rl_zero": {"gpus": 1}},
         },
     )
+    shutil.rmtree(workdir / "results/rl_zero", ignore_errors=True)  # train from step 0 in every test
     prefix = f"r1test_{uuid.uuid4().hex[:10]}"
     t0 = time.time()
-    log_path = workdir / "snakemake-scancel.log"
+    log_path = workdir / f"snakemake-{interrupt}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             _slurm_cmd(workdir, prefix, "zero_all", overlay),
@@ -363,53 +388,84 @@ def test_scancel_mid_training_resumes_from_last_checkpoint(slurm_cluster, tmp_pa
     work = workdir / "results/rl_zero/checkpoints"
     metrics = work / "metrics.jsonl"
     try:
-        job_id, kept = None, 0
-        deadline = time.time() + 1200
+        job_id = None
+        deadline = time.time() + 900
         while time.time() < deadline and proc.poll() is None:
             job_id = job_id or _running_job(prefix, workdir, "rl_zero")
-            if job_id and len(_checkpoints(work)) and _checkpoints(work)[-1] >= 4:
+            if job_id and _checkpoints(work) and _checkpoints(work)[-1] >= 4:
                 break
             time.sleep(0.2)
         assert proc.poll() is None, (
-            "snakemake ended before the training job could be killed:\n" + log_path.read_text()[-4000:]
+            "snakemake ended before training could be interrupted:\n" + log_path.read_text()[-4000:]
         )
         assert job_id, "rl_zero never ran on Slurm"
-        # Freeze the job (SIGSTOP) so nothing is written while its step log is marked, then kill it.
+        # SIGSTOP the job so nothing is written while its step log is marked, then interrupt it
         subprocess.run(["scontrol", "suspend", job_id], check=True)
         kept = _checkpoints(work)[-1]
-        assert kept < max_steps, f"training finished (checkpoint {kept}) before it could be killed"
+        assert kept < max_steps, f"training finished (checkpoint {kept}) before it could be interrupted"
         rows = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
         assert rows and max(r["step"] for r in rows) >= kept
-        metrics.write_text("".join(json.dumps({**r, "_before_scancel": True}) + "\n" for r in rows))
-        subprocess.run(["scancel", job_id], check=True)
-        rc = proc.wait(timeout=1800)
+        metrics.write_text("".join(json.dumps({**r, "_before_interrupt": True}) + "\n" for r in rows))
+        if interrupt == "scancel":
+            subprocess.run(["scancel", job_id], check=True)
+        else:  # what Slurm does to a job preempted with PreemptMode=REQUEUE
+            subprocess.run(["scontrol", "requeue", job_id], check=True)
+            # a job requeued while suspended comes back held (Reason=JobHeldAdmin); preemption's does not
+            info = subprocess.run(
+                ["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True
+            )
+            if "JobHeldAdmin" in info.stdout or "JobHeldUser" in info.stdout:
+                subprocess.run(["scontrol", "release", job_id], check=True)
+        rc = proc.wait(timeout=900)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.send_signal(2)  # SIGINT: the plugin cancels this run's jobs
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     text = log_path.read_text()
-    assert rc == 0, f"snakemake did not recover from the scancel:\n{text[-6000:]}"
-
-    jobs = [j for j in _sacct_jobs(workdir, prefix, t0) if j["rule"] == "rl_zero"]
-    assert [j["State"].split()[0] for j in jobs] == ["CANCELLED", "COMPLETED"], jobs
-    assert jobs[0]["JobIDRaw"] == job_id
+    assert rc == 0, f"snakemake did not recover from the {interrupt}:\n{text[-6000:]}"
 
     train_log = (workdir / "logs/rl_zero/rl_zero.log").read_text()
-    assert f"(step {kept})" in train_log and "resuming from checkpoint" in train_log, train_log[-3000:]
+    assert "resuming from checkpoint" in train_log and f"(step {kept})" in train_log, train_log[-3000:]
     final = [
         json.loads(x)
         for x in (workdir / "results/rl_zero/metrics.jsonl").read_text().splitlines()
         if x.strip()
     ]
-    steps = sorted({r["step"] for r in final})
-    assert steps == list(range(1, max_steps + 1)), steps
-    # steps up to the checkpoint are the killed attempt's lines, kept; the rest were trained after the retry
-    assert all(r.get("_before_scancel") for r in final if r["step"] <= kept), (
+    assert sorted({r["step"] for r in final}) == list(range(1, max_steps + 1))
+    # up to the checkpoint: the interrupted attempt's lines, kept; after it: trained again after the restart
+    assert all(r.get("_before_interrupt") for r in final if r["step"] <= kept), (
         "steps before the checkpoint were redone"
     )
-    assert not any(r.get("_before_scancel") for r in final if r["step"] > kept), (
-        "steps after the checkpoint were not redone"
+    assert not any(r.get("_before_interrupt") for r in final if r["step"] > kept), (
+        "later steps were not retrained"
+    )
+    jobs = [j for j in _sacct_jobs(workdir, prefix, t0) if j["rule"] == "rl_zero"]
+    return {"job_id": job_id, "kept": kept, "jobs": jobs, "log": text}
+
+
+@pytest.mark.timeout(2400)
+def test_scancel_mid_training_retry_resumes_from_last_checkpoint(zero_workdir):
+    """`scancel` a training job: Snakemake's retry (retries: 1) resumes it; the step counter continues."""
+    out = _interrupt_training(zero_workdir, "scancel", max_steps=16, retries=1)
+    states = [(j["JobIDRaw"], j["State"].split()[0]) for j in out["jobs"]]
+    assert [s for _, s in states] == ["CANCELLED", "COMPLETED"], states
+    assert states[0][0] == out["job_id"]
+    print(
+        f"\n[slurm] scancel {out['job_id']} after checkpoint {out['kept']}; retry job {states[1][0]} resumed at step {out['kept'] + 1}"
+    )
+
+
+@pytest.mark.timeout(2400)
+def test_requeued_training_job_resumes_from_last_checkpoint(zero_workdir):
+    """Preemption with requeue (`scontrol requeue`, the profile submits with --requeue): same job, resumed."""
+    out = _interrupt_training(zero_workdir, "requeue", max_steps=14, retries=0)
+    assert [(j["JobIDRaw"], j["State"].split()[0]) for j in out["jobs"]] == [(out["job_id"], "COMPLETED")], (
+        out["jobs"]
     )
     print(
-        f"\n[slurm] killed job {job_id} after checkpoint {kept}; retry {jobs[1]['JobIDRaw']} resumed at step {kept + 1}"
+        f"\n[slurm] requeued {out['job_id']} after checkpoint {out['kept']}; it resumed at step {out['kept'] + 1}"
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from r1.grading.extract import DEFAULT_CHAIN, EXTRACTORS, extract_answer
-from r1.grading.normalize import MODES, as_int, as_number, normalize
+from r1.grading.normalize import MODES, as_int, as_number, has_leading_zero, normalize
 from r1.grading.pool import POOL, default_workers
 
 __all__ = [
@@ -107,19 +107,22 @@ def _cluster_key(answer: str) -> str:
     return normalize(s) if len(s) <= _MAX_KEY_CHARS else s
 
 
-def _fast_equal(a: str, b: str, mode: str) -> bool | None:
-    """Decide plain-number pairs in-process (integers, decimals; fractions too in lenient); else None."""
+def _fast_equal(a: str, b: str, a_raw: str, b_raw: str, mode: str) -> bool | None:
+    """is_equivalent(a, b) for plain-number pairs (normalised keys), decided in-process; else None."""
+    if any("%" in x or "percent" in x.lower() for x in (a_raw, b_raw)):
+        return None
     if mode == "strict":
-        na = as_number(a) if "frac" not in a else None
-        nb = as_number(b) if "frac" not in b else None
-        if na is None or nb is None:
+        if "frac" in a or "frac" in b:
             return None
-        return na == nb and (as_int(a) is None) == (as_int(b) is None)
+        b_int = as_int(b)
+        if b_int is not None:  # an integer reference needs an integer answer, without zero padding
+            a_int = as_int(a)
+            return a_int is not None and a_int == b_int and not has_leading_zero(a)
     na, nb = as_number(a), as_number(b)
     if na is None or nb is None:
         return None
-    if na == nb:
-        return True
+    if mode == "strict" or na == nb:
+        return na == nb
     return abs(na - nb) <= 1e-4 * max(abs(na), abs(nb))
 
 
@@ -152,7 +155,7 @@ def cluster_answers(
     tasks, pairs = [], []
     for j in range(len(unique)):
         for i in range(j):
-            fast = _fast_equal(keys[j], keys[i], mode)
+            fast = _fast_equal(keys[j], keys[i], unique[j], unique[i], mode)
             if fast is None:
                 tasks.append(("eq", unique[j], unique[i], mode))
                 pairs.append((i, j))

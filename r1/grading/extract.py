@@ -90,7 +90,7 @@ def _strip_math_delims(s: str) -> str:
 
 def _answer_is(text: str) -> str | None:
     last = None
-    for last in _ANSWER_IS.finditer(text):
+    for last in _ANSWER_IS.finditer(text):  # noqa: B007 - keep the last match
         pass
     if last is None:
         return None

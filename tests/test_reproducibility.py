@@ -1,0 +1,258 @@
+"""Incremental reruns, provenance audit and the HTML report, on real Snakemake runs of the tiny config.
+
+All tests share the one full run of `pipeline_run` (tests/conftest.py). Tests that only change the config use an
+overlay file outside the workdir and a dry run, which leaves the workdir as it is; tests that edit a file in the
+workdir (a source, the code, an artifact) first copy the whole run, `.snakemake/` and mtimes included.
+Each dry-run test asserts the exact multiset of scheduled jobs, taken from Snakemake's "Job stats" table.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from r1.manifest import sha256_file, sha256_path
+from tests.conftest import SNAKEMAKE, TINY, snakemake
+
+pytestmark = pytest.mark.e2e
+
+DATA_SOURCE = "tests/configs/tiny_prompts.jsonl"  # the tiny config's `kind: file` prompt source
+
+
+def dry_run(workdir: Path, *overlays: Path, target: str = "distill_all", extra: tuple[str, ...] = ()) -> Counter:
+    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty if nothing to do)."""
+    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", *extra, target]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
+    if "Nothing to be done" in out:
+        return Counter()
+    lines = out.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("Job stats:")) + 3  # title, header, dashes
+    jobs = Counter()
+    for ln in lines[start:]:
+        name, _, count = ln.strip().rpartition(" ")
+        if not ln.strip() or name.strip() == "total":
+            break
+        jobs[name.strip()] = int(count)
+    assert jobs, f"no job table in:\n{out[-4000:]}"
+    return jobs
+
+
+def copy_run(src: Path, dest: Path) -> Path:
+    """A private copy of a finished run: same files, same mtimes, same Snakemake metadata (.snakemake/)."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def tiny_config(workdir: Path) -> dict:
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    cfg.update(yaml.safe_load((workdir / TINY).read_text()))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def all_jobs(pipeline_run) -> Counter:
+    """Every job of the tiny DAG (a forced dry run): the reference for the exact expectations below."""
+    jobs = dry_run(pipeline_run, extra=("--forceall",))
+    cfg = tiny_config(pipeline_run)
+    n_models = 6 + len(cfg["distill"]["students"])  # base .. sft_stabilize (rl_final is off) + students
+    assert jobs["eval_generate"] == n_models * len(cfg["benchmarks"])
+    assert jobs["distill_generate"] == cfg["distill"]["num_shards"]
+    assert {"base_model", "data_prepare", "rl_zero", "report_assets", "eval_table", "distill_all"} <= set(jobs)
+    return jobs
+
+
+def without(jobs: Counter, *rules: str) -> Counter:
+    return Counter({r: n for r, n in jobs.items() if r not in rules})
+
+
+# 1 -------------------------------------------------------------------------------------------------------------
+def test_a_finished_run_schedules_nothing(pipeline_run):
+    assert dry_run(pipeline_run) == Counter()
+
+
+def test_a_copied_run_schedules_nothing(pipeline_run, tmp_path):
+    """The copies the tests below edit are faithful: same mtimes and metadata, nothing to do."""
+    assert dry_run(copy_run(pipeline_run, tmp_path / "run")) == Counter()
+
+
+# 2 -------------------------------------------------------------------------------------------------------------
+def test_changing_a_prompt_source_reruns_data_and_everything_downstream(pipeline_run, all_jobs, tmp_path):
+    run = copy_run(pipeline_run, tmp_path / "run")
+    source = run / DATA_SOURCE
+    source.write_text(source.read_text() + json.dumps({"question": "What is 2 + 2?", "answer": "4"}) + "\n")
+    assert dry_run(run) == without(all_jobs, "base_model")
+
+
+# 3 -------------------------------------------------------------------------------------------------------------
+def test_changing_the_eval_sample_count_reruns_only_eval_and_the_report(pipeline_run, all_jobs, tmp_path):
+    k = tiny_config(pipeline_run)["eval"]["k"]
+    jobs = dry_run(pipeline_run, overlay(tmp_path, {"eval": {"k": k + 2}}))
+    assert jobs == Counter({"eval_generate": all_jobs["eval_generate"], "eval_table": 1, "report_assets": 1,
+                            "distill_all": 1})
+
+
+def test_changing_one_benchmark_limit_reruns_only_that_benchmarks_evals(pipeline_run, all_jobs, tmp_path):
+    """`limit` (problems evaluated) is not part of decontamination's slice: data and training stay."""
+    benchmarks = tiny_config(pipeline_run)["benchmarks"]
+    benchmarks[0]["limit"] += 1
+    jobs = dry_run(pipeline_run, overlay(tmp_path, {"benchmarks": benchmarks}))
+    assert jobs == Counter({"eval_generate": all_jobs["eval_generate"] // len(benchmarks), "eval_table": 1,
+                            "report_assets": 1, "distill_all": 1})
+
+
+# 4 -------------------------------------------------------------------------------------------------------------
+def test_editing_a_reward_function_reruns_rl_and_its_dependants_not_data(pipeline_run, all_jobs, tmp_path):
+    run = copy_run(pipeline_run, tmp_path / "run")
+    rewards = run / "r1/rewards.py"
+    rewards.write_text(rewards.read_text() + "\n\ndef _edited_reward(completions, **kwargs):\n    return [0.0]\n")
+    jobs = dry_run(run)
+    assert jobs == without(all_jobs, "base_model", "data_prepare")
+    assert jobs["rl_zero"] == jobs["rl_reasoning"] == 1
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("r1/report.py", {"report_assets": 1, "distill_all": 1}),
+        ("r1/eval/table.py", {"eval_table": 1, "report_assets": 1, "distill_all": 1}),
+    ],
+)
+def test_editing_a_module_reruns_exactly_the_rules_that_run_it(pipeline_run, tmp_path, module, expected):
+    run = copy_run(pipeline_run, tmp_path / "run")
+    (run / module).write_text((run / module).read_text() + "\n# edited\n")
+    assert dry_run(run) == Counter(expected)
+
+
+# 5 -------------------------------------------------------------------------------------------------------------
+def test_a_config_key_no_rule_reads_schedules_nothing(pipeline_run, tmp_path):
+    assert tiny_config(pipeline_run)["run_name"] != "renamed"
+    assert dry_run(pipeline_run, overlay(tmp_path, {"run_name": "renamed"})) == Counter()
+
+
+# manifests -----------------------------------------------------------------------------------------------------
+def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
+    results = pipeline_run / "results"
+    manifests = {str(p.relative_to(pipeline_run)): json.loads(p.read_text()) for p in results.rglob("manifest.json")}
+
+    def ancestors(name: str) -> set[str]:
+        seen, todo = set(), [name]
+        while todo:
+            for up, recorded in manifests[todo.pop()]["upstream_manifests"].items():
+                assert recorded == sha256_file(pipeline_run / up), f"{name}: chain to {up} broken"
+                if up not in seen:
+                    seen.add(up)
+                    todo.append(up)
+        return seen
+
+    chain = ancestors("results/distill/students/tiny_qwen/manifest.json")
+    assert {"results/data/manifest.json", "results/base_model/manifest.json", "results/rl_zero/manifest.json",
+            "results/sft_stabilize/manifest.json", "results/distill/manifest.json"} <= chain
+    data = manifests["results/data/manifest.json"]
+    assert data["upstream_manifests"] == {}  # a root of the chain: it records the sources themselves
+    assert data["inputs"][DATA_SOURCE] == sha256_file(pipeline_run / DATA_SOURCE)
+    assert data["params"]["cfg"] == tiny_config(pipeline_run)["data"]  # its own config slice, nothing else
+    rl = manifests["results/rl_zero/manifest.json"]
+    assert "r1/rewards.py" in rl["code_files"] and "r1/data.py" not in rl["code_files"]
+    assert rl["outputs"]["results/rl_zero/model"] == sha256_path(pipeline_run / "results/rl_zero/model")
+    for key in ("torch", "transformers", "trl", "snakemake", "r1"):
+        assert key in rl["versions"], key
+    assert rl["command"] and rl["host"] and rl["started"] <= rl["finished"] and rl["seed"] == 0
+
+
+# 6 -------------------------------------------------------------------------------------------------------------
+def r1_audit(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "r1", "audit", "results/", *args], cwd=workdir, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_a_clean_run_audits_ok(pipeline_run):
+    proc = r1_audit(pipeline_run)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "audit ok" in proc.stdout
+    for artifact in ("results/data/train.parquet", "results/rl_zero/model", "results/eval/table.html"):
+        assert re.search(rf"^ok\s+{re.escape(artifact)}\s", proc.stdout, re.M), artifact
+
+
+def test_one_modified_byte_fails_the_audit_and_names_the_artifact(pipeline_run, tmp_path):
+    run = copy_run(pipeline_run, tmp_path / "run")
+    artifact = "results/data/train.parquet"
+    data = bytearray((run / artifact).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (run / artifact).write_bytes(bytes(data))
+    proc = r1_audit(run)
+    assert proc.returncode == 1
+    assert re.search(rf"^modified\s+{re.escape(artifact)}\s", proc.stdout, re.M)
+    assert f"culprit: {artifact} is modified" in proc.stderr
+    # Whatever was made from it is stale; what was not is still ok.
+    assert re.search(r"^stale\s+results/rl_zero/model\s", proc.stdout, re.M)
+    assert re.search(r"^stale\s+results/distill/students/tiny_qwen/model\s", proc.stdout, re.M)
+    assert re.search(r"^ok\s+results/base_model/model\s", proc.stdout, re.M)
+
+
+# 7 -------------------------------------------------------------------------------------------------------------
+def report_results(html: str) -> dict[str, dict]:
+    """The results embedded in a Snakemake HTML report: {path: {labels, caption, mime_type, data_uri, ...}}."""
+    match = re.search(r"var results = (\{.*?\});\n", html, re.S)
+    assert match, "no embedded results in the report"
+    return json.loads(match.group(1))
+
+
+def decode(entry: dict) -> bytes:
+    return base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
+
+
+def test_the_report_contains_eval_table_rl_plots_data_stats_and_provenance(pipeline_run, tmp_path):
+    run = copy_run(pipeline_run, tmp_path / "run")
+    snakemake(run, "--report", "results/report.html", "distill_all")
+    results = report_results((run / "results/report.html").read_text())
+
+    table = decode(results["results/eval/table.html"]).decode()
+    assert "Evaluation table" in results["results/eval/table.html"]["caption"]
+    for name in ("rl_zero", "rl_reasoning", "sft_stabilize", "distill_tiny_qwen", "gsm8k", "math500", "pass@1"):
+        assert name in table, name
+
+    for stage in ("rl_zero", "rl_reasoning"):  # rl_final is off in the tiny config
+        entry = results[f"results/report/rl_curves/{stage}.png"]
+        assert entry["mime_type"] == "image/png" and entry["labels"]["stage"] == stage
+        assert decode(entry)[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "KL" in entry["caption"]
+    assert not any("rl_final" in path for path in results)
+
+    stats = json.loads((run / "results/data/stats.json").read_text())
+    page = decode(results["results/report/data_stats.html"]).decode()
+    for col in ("quarantined", "decontaminated", "kept"):
+        assert col in page, col
+    for source, st in stats["sources"].items():
+        row = re.search(rf"<td>{source}</td>(.*?)</tr>", page, re.S)
+        assert row, source
+        cells = [int(c) for c in re.findall(r"<td>(\d+)</td>", row.group(1))]
+        assert cells == [st["rows_in"], st["quarantined"], st["duplicates"], st["contaminated"], st["kept"],
+                         st["train"], st["eval"]]
+    assert stats["sources"]["tiny_prompts"]["quarantined"] >= 1 and stats["sources"]["tiny_prompts"]["contaminated"] >= 1
+
+    yield_page = decode(results["results/report/generation_yield.html"]).decode()
+    assert "<td>distill</td>" in yield_page and "yield" in yield_page
+
+    provenance = decode(results["results/report/provenance.html"]).decode()
+    rl = json.loads((run / "results/rl_zero/manifest.json").read_text())
+    assert rl["code_sha256"][:12] in provenance and rl["config_sha256"][:12] in provenance
+    assert rl["versions"]["torch"] in provenance and rl["versions"]["trl"] in provenance
+    for entry in results.values():
+        assert entry["caption"].strip(), entry["name"]  # every asset has its .rst caption
