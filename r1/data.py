@@ -112,8 +112,7 @@ def procedural_rows(generator: str, size: int, seed: int, min_terms: int = 2, ma
             new = total + t if o == "+" else total - t
             steps.append(f"{total} {o} {t} = {new}.")
             total = new
-        reasoning = f"I need to compute {expr}, working from left to right. " + " ".join(steps) + \
-            f" So the result is {total}."
+        reasoning = " ".join(steps) + f" So the result is {total}."
         rows.append({"row": i, "problem": f"What is {expr}?", "answer": str(total), "reasoning": reasoning,
                      "difficulty": str(len(terms))})
     return rows

@@ -82,14 +82,26 @@ class StaticCacheDecoder:
 
     Shapes are fixed per (batch, cache length) and the cache length is rounded up to `len_multiple`, so a run
     compiles a few graphs at most; caches are kept and reset between calls (their addresses are baked into the
-    graphs). Works on a live training model too (GRPO rollouts): weights are read in place at every replay.
+    graphs). Works on a live training model too (GRPO rollouts): with `weights_dtype` set (e.g. bf16 rollouts of
+    fp32 master weights under autocast), it decodes from a private copy of the model in that dtype, refreshed
+    from the live weights at the start of every `generate` (one pass over the weights, not one per token);
+    otherwise it reads the model's own weights, in place, at every replay.
     `compile=False` (the default off CUDA) runs the same loop eagerly, which the CPU tests use.
     """
 
     def __init__(self, model, compile: bool | None = None, len_multiple: int = 128, check_every: int = 32,
-                 max_cache_fraction: float = 0.5):
+                 max_cache_fraction: float = 0.5, weights_dtype=None):
+        import copy
+
         import torch
 
+        self.source = model
+        if weights_dtype is not None and next(model.parameters()).dtype != weights_dtype:
+            model = copy.deepcopy(model).eval().requires_grad_(False)
+            for attr in ("forward", "_original_forward"):  # an accelerate autocast wrapper: not needed in bf16
+                model.__dict__.pop(attr, None)
+            for prm in model.parameters():  # parameters only: buffers (e.g. rotary inv_freq) keep their dtype
+                prm.data = prm.data.to(weights_dtype)
         self.model = model
         self.device = next(model.parameters()).device
         self.compiled = self.device.type == "cuda" if compile is None else compile
@@ -105,6 +117,15 @@ class StaticCacheDecoder:
         out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
         return sample_tokens(out.logits[:, -1, :], temperature, top_p)
+
+    def sync_weights(self) -> None:
+        """Copy the live model's weights into the private low-precision copy (no-op without one)."""
+        if self.model is self.source:
+            return
+        with self._torch.no_grad():
+            src = dict(self.source.named_parameters())
+            for name, prm in self.model.named_parameters():
+                prm.copy_(src[name])
 
     def cache_bytes(self, batch: int, max_len: int) -> int:
         cfg = self.model.config.get_text_config(decoder=True)
@@ -138,6 +159,7 @@ class StaticCacheDecoder:
                             100 * self.max_cache_fraction, free / 1e9)
                 return None
         with torch.no_grad():
+            self.sync_weights()
             cache = self._cache(batch, max_len)
             mask = torch.ones(batch, max_len, dtype=attention_mask.dtype, device=self.device)
             mask[:, :prompt_len] = attention_mask
@@ -195,6 +217,8 @@ class TransformersGenerator:
         self._torch = torch
         # GPU fast path (see StaticCacheDecoder): on CUDA, unless cache_implementation names another HF cache.
         self.decoder = StaticCacheDecoder(self.model) if use_static_decoder(cache_implementation, self.device) else None
+        log.info("transformers backend on %s (%s, %s attention): %s", self.device, str(self.dtype).split(".")[-1],
+                 attn, "static KV cache + CUDA-graph decode" if self.decoder else "HF generate")
 
     def generate(self, prompts: list[str], params: SamplingParams, desc: str = "generate") -> list[list[Sample]]:
         from tqdm import tqdm

@@ -15,20 +15,26 @@ SAMPLE_COLUMNS = ["id", "problem", "answer", "language", "sample_idx", "prompt",
                   "truncated", "extracted", "correct", "timed_out"]
 
 
-def generator_options(generation: dict) -> dict:
+def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict:
+    """Backend options from config `generation`; vLLM gets tensor parallelism = the GPUs this job was granted."""
     backend = generation.get("backend", "transformers")
     if backend == "transformers":
         opts = {k: generation[k] for k in ("dtype", "device", "batch_size", "cache_implementation") if k in generation}
         return opts
-    return {k: generation[k] for k in ("dtype",) if k in generation}
+    from r1.cluster import vllm_parallelism
+
+    opts = {k: generation[k] for k in ("dtype",) if k in generation}
+    if n_gpus > 1:
+        opts["tensor_parallel_size"] = vllm_parallelism(n_gpus, nodes)["tensor_parallel_size"]
+    return {**opts, **generation.get("vllm", {})}
 
 
 def sample_and_grade(model_dir: str, rows: pd.DataFrame, *, prompt_style: str, samples_per_prompt: int,
                      temperature: float, max_new_tokens: int, generation: dict, grading: dict, seed: int,
-                     prefill: str = "", desc: str = "sample") -> pd.DataFrame:
+                     prefill: str = "", desc: str = "sample", n_gpus: int = 0) -> pd.DataFrame:
     from r1.grading import grade_batch
 
-    gen = load_generator(model_dir, generation.get("backend", "transformers"), **generator_options(generation))
+    gen = load_generator(model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus))
     prompts = [render_prompt(gen.tokenizer, p, prompt_style, prefill=prefill) for p in rows["problem"]]
     params = SamplingParams(n=samples_per_prompt, temperature=temperature, top_p=1.0,
                             max_new_tokens=max_new_tokens, seed=seed)

@@ -13,6 +13,10 @@ from r1.rulekit import JobSpec
 log = logging.getLogger(__name__)
 
 
+def _gpus(job: JobSpec) -> int:
+    return int(job.resources.get("gpu", 0) or 0)
+
+
 def _work_dir(job: JobSpec) -> str:
     return str(Path(job.out("model")).parent / "checkpoints")
 
@@ -93,7 +97,7 @@ def cold_start_generate(job: JobSpec) -> None:
     samples = sample_and_grade(model_dir, rows, prompt_style="r1_zero" if cfg["source"] == "rl_zero" else "chat",
                                samples_per_prompt=cfg["samples_per_prompt"], temperature=cfg.get("temperature", 1.0),
                                max_new_tokens=cfg["max_new_tokens"], generation=job.params["generation"],
-                               grading=job.params["grading"], seed=job.seed, desc="cold_start")
+                               grading=job.params["grading"], seed=job.seed, desc="cold_start", n_gpus=_gpus(job))
     filtered = apply_filters(samples, {"require_think_format": True, **cfg.get("filters", {})})
     write_parquet(job.out("samples"), filtered)
     parts = [sft_rows(filtered[filtered["keep"]])]
@@ -105,7 +109,7 @@ def cold_start_generate(job: JobSpec) -> None:
         parts.append(pd.DataFrame({
             "id": [g["id"] for g in good], "source": spec["name"],
             "prompt": [user_message(g["problem"]) for g in good],
-            "completion": [f"<think>\n{g['reasoning'].strip()}\n</think>\n\nThe final answer is $\\boxed{{{g['answer']}}}$."
+            "completion": [f"<think>\n{g['reasoning'].strip()}\n</think>\n\nThe answer is $\\boxed{{{g['answer']}}}$."
                            for g in good]}))
     if cfg.get("files"):
         parts.append(read_sft_files(cfg["files"], source="user_cold_start"))
@@ -131,7 +135,7 @@ def rejection_sampling(job: JobSpec) -> None:
     samples = sample_and_grade(job.inp("model"), rows, prompt_style="chat",
                                samples_per_prompt=cfg["samples_per_prompt"], temperature=cfg.get("temperature", 0.7),
                                max_new_tokens=cfg["max_new_tokens"], generation=job.params["generation"],
-                               grading=job.params["grading"], seed=job.seed, desc="rejection_sampling")
+                               grading=job.params["grading"], seed=job.seed, desc="rejection_sampling", n_gpus=_gpus(job))
     filtered = apply_filters(samples, {"require_correct": True, **cfg.get("filters", {})})
     write_parquet(job.out("samples"), filtered)
     reasoning = sft_rows(filtered[filtered["keep"]])
@@ -160,7 +164,7 @@ def distill_generate(job: JobSpec) -> None:
                                samples_per_prompt=cfg.get("samples_per_prompt", 1),
                                temperature=cfg.get("temperature", 0.7), max_new_tokens=cfg["max_new_tokens"],
                                generation=job.params["generation"], grading=job.params["grading"],
-                               seed=job.seed + shard, desc=f"teacher shard {shard}/{n_shards}")
+                               seed=job.seed + shard, desc=f"teacher shard {shard}/{n_shards}", n_gpus=_gpus(job))
     samples["shard"] = shard
     write_parquet(job.out("samples"), samples)
 
@@ -227,7 +231,8 @@ def eval_generate(job: JobSpec) -> None:
     spec = BenchmarkSpec(**{k: v for k, v in bench.items() if k != "solution_field"})
     samples, summary = evaluate(job.inp("model"), load_benchmark(spec), protocol,
                                 model_name=job.wildcards["model"], benchmark_name=bench["name"],
-                                generator_options={"backend": gen.get("backend", "transformers"), **generator_options(gen)})
+                                generator_options={"backend": gen.get("backend", "transformers"),
+                                                   **generator_options(gen, _gpus(job))})
     write_parquet(job.out("samples"), samples)
     write_json(job.out("summary"), summary)
     log.info("eval %s × %s: %s", job.wildcards["model"], bench["name"], summary)

@@ -51,7 +51,10 @@ def make_args(config_cls, trl_cfg: dict, work_dir: Path, seed: int, where: str):
         "disable_tqdm": False,
     }
     kwargs.update(trl_cfg)
-    return config_cls(**kwargs)
+    args = config_cls(**kwargs)
+    log.info("%s: %s on %s, bf16=%s, gradient_checkpointing=%s", where, config_cls.__name__,
+             "cuda" if on_gpu else "cpu", args.bf16, args.gradient_checkpointing)
+    return args
 
 
 def fingerprint(params: dict, inputs: list[str]) -> str:
@@ -134,9 +137,12 @@ def attn_implementation(static_decode: bool = False) -> str:
 
 
 def _model_kwargs(static_decode: bool = False) -> dict:
+    """from_pretrained kwargs for training. fp32 weights on CUDA too: the trainers run bf16 autocast over them
+    (TRL's own default, mixed precision), since pure-bf16 weights lose updates below ~1/256 of a weight's
+    magnitude, i.e. most of an RL step at lr 1e-6. A stage's trl.model_init_kwargs overrides this."""
     if not cuda_available():
         return {"dtype": "float32"}
-    return {"dtype": "bfloat16", "attn_implementation": attn_implementation(static_decode)}
+    return {"dtype": "float32", "attn_implementation": attn_implementation(static_decode)}
 
 
 def grpo_trainer_class():
@@ -187,8 +193,10 @@ def grpo_trainer_class():
                 as model,
                 torch.no_grad(),
             ):
-                if self._r1_decoder is None or self._r1_decoder.model is not model:
-                    self._r1_decoder = StaticCacheDecoder(model)
+                if self._r1_decoder is None or self._r1_decoder.source is not model:
+                    # bf16 (fp16) rollouts from the fp32 master weights: a private copy refreshed per rollout.
+                    dtype = torch.bfloat16 if self.args.bf16 else torch.float16 if self.args.fp16 else None
+                    self._r1_decoder = StaticCacheDecoder(model, weights_dtype=dtype)
                 new = self._r1_decoder.generate(input_ids, mask, max_new_tokens=self.max_completion_length,
                                                 temperature=self.temperature, top_p=self.top_p,
                                                 eos_token_ids=self.eos_token_ids, pad_token_id=pad_id)

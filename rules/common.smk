@@ -39,6 +39,22 @@ for _key, _stage in [
     if config[_stage].get(_key):
         config[_stage][_key] = [repo_path(p) for p in config[_stage][_key]]
 
+
+def _sort_keys(obj):
+    """In place: every mapping's keys in sorted order. Snakemake compares params by repr(), so without this
+    reordering the keys of a YAML mapping (e.g. one data source) would rerun everything downstream.
+    """
+    if isinstance(obj, dict):
+        items = sorted(obj.items(), key=lambda kv: str(kv[0]))
+        obj.clear()
+        obj.update((k, _sort_keys(v)) for k, v in items)
+    elif isinstance(obj, list):
+        obj[:] = [_sort_keys(v) for v in obj]
+    return obj
+
+
+_sort_keys(config)
+
 SEED = config["seed"]
 RETRIES = config.get("retries", 1)
 STUDENTS = [s["name"] for s in config["distill"]["students"]]
@@ -113,7 +129,16 @@ CODE = {
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
     "sft": ["r1/train.py", "r1/sft_data.py"] + DECONTAM_CODE,
     "distill_student": ["r1/train.py", "r1/models.py"],
-    "eval": ["r1/eval/*.py", "r1/generation.py", "r1/prompts.py", "r1/sampling.py"]
+    # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
+    "eval": [
+        "r1/eval/__init__.py",
+        "r1/eval/benchmarks.py",
+        "r1/eval/metrics.py",
+        "r1/eval/runner.py",
+        "r1/generation.py",
+        "r1/prompts.py",
+        "r1/sampling.py",
+    ]
     + GRADING_CODE,
     "eval_table": ["r1/eval/table.py", "r1/assets/paper_results.csv"],
     "report": ["r1/report.py"],

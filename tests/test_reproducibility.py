@@ -54,9 +54,9 @@ def copy_run(src: Path, dest: Path) -> Path:
     return dest
 
 
-def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml") -> Path:
+def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml", sort_keys: bool = True) -> Path:
     path = tmp_path / name
-    path.write_text(yaml.safe_dump(cfg))
+    path.write_text(yaml.safe_dump(cfg, sort_keys=sort_keys))
     return path
 
 
@@ -97,7 +97,13 @@ def test_changing_a_prompt_source_reruns_data_and_everything_downstream(pipeline
     run = copy_run(pipeline_run, tmp_path / "run")
     source = run / DATA_SOURCE
     source.write_text(source.read_text() + json.dumps({"question": "What is 2 + 2?", "answer": "4"}) + "\n")
-    assert dry_run(run) == without(all_jobs, "base_model")
+    jobs = dry_run(run)
+    # Everything but the base model and the base model's own evals (which read no prompt data).
+    expected = without(all_jobs, "base_model")
+    expected["eval_generate"] -= len(tiny_config(run)["benchmarks"])
+    assert jobs == expected
+    # ... which is exactly what Snakemake calls "data_prepare and everything downstream of it".
+    assert jobs == dry_run(pipeline_run, extra=("--forcerun", "data_prepare"))
 
 
 # 3 -------------------------------------------------------------------------------------------------------------
@@ -115,6 +121,23 @@ def test_changing_one_benchmark_limit_reruns_only_that_benchmarks_evals(pipeline
     jobs = dry_run(pipeline_run, overlay(tmp_path, {"benchmarks": benchmarks}))
     assert jobs == Counter({"eval_generate": all_jobs["eval_generate"] // len(benchmarks), "eval_table": 1,
                             "report_assets": 1, "distill_all": 1})
+
+
+def test_changing_a_distill_dataset_filter_keeps_the_teacher_samples(pipeline_run, all_jobs, tmp_path):
+    """`distill.min_examples` is read by distill_dataset only: the (expensive) teacher generation stays."""
+    cfg = tiny_config(pipeline_run)
+    n_students, n_benchmarks = len(cfg["distill"]["students"]), len(cfg["benchmarks"])
+    jobs = dry_run(pipeline_run, overlay(tmp_path, {"distill": {"min_examples": cfg["distill"]["min_examples"] + 1}}))
+    assert jobs == Counter({"distill_dataset": 1, "distill_student": n_students,
+                            "eval_generate": n_students * n_benchmarks, "eval_table": 1, "report_assets": 1,
+                            "distill_all": 1})
+
+
+def test_evaluating_fewer_models_reruns_only_the_table_and_the_report(pipeline_run, tmp_path):
+    """`eval.models` shapes the DAG and the table, not the eval protocol of each remaining job."""
+    models = [m for m in tiny_config(pipeline_run)["eval"]["models"] if m != "base"]
+    jobs = dry_run(pipeline_run, overlay(tmp_path, {"eval": {"models": models}}))
+    assert jobs == Counter({"eval_table": 1, "report_assets": 1, "distill_all": 1})
 
 
 # 4 -------------------------------------------------------------------------------------------------------------
@@ -144,6 +167,14 @@ def test_editing_a_module_reruns_exactly_the_rules_that_run_it(pipeline_run, tmp
 def test_a_config_key_no_rule_reads_schedules_nothing(pipeline_run, tmp_path):
     assert tiny_config(pipeline_run)["run_name"] != "renamed"
     assert dry_run(pipeline_run, overlay(tmp_path, {"run_name": "renamed"})) == Counter()
+
+
+def test_reordering_the_keys_of_a_config_mapping_schedules_nothing(pipeline_run, tmp_path):
+    """Snakemake compares params by repr(): rules/common.smk sorts the config's keys so order is not a change."""
+    sources = tiny_config(pipeline_run)["data"]["sources"]
+    reordered = [dict(reversed(list(source.items()))) for source in sources]
+    assert [list(s) for s in reordered] != [list(s) for s in sources]
+    assert dry_run(pipeline_run, overlay(tmp_path, {"data": {"sources": reordered}}, sort_keys=False)) == Counter()
 
 
 # manifests -----------------------------------------------------------------------------------------------------

@@ -92,6 +92,9 @@ def calls(prompts: list[str]) -> list[dict]:
         # The same request in a smaller batch: per-request seeds make it independent of batching.
         {"name": "sample_a_first_only", "prompts": prompts[:1],
          "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED}},
+        # The same prompt twice in one batch: per-prompt seeds, so the copies get different samples.
+        {"name": "sample_dup", "prompts": [prompts[0], prompts[0]],
+         "params": {**base, "n": 2, "temperature": 1.0, "seed": SEED}},
         # top_p near 0 keeps only the most likely token: sampling at T=1 must reproduce greedy.
         {"name": "top_p_tiny", "prompts": prompts,
          "params": {**base, "n": 2, "temperature": 1.0, "top_p": 1e-6, "seed": 3}},
@@ -177,9 +180,8 @@ def test_seeds(vllm_run):
         assert a[i] != b[i], f"prompt {i}: seed {SEED} and {SEED + 1} gave the same samples"
         texts = [s["text"] for s in a[i]]
         assert len(set(texts)) == len(texts), f"prompt {i}: the n samples at T=1 are not distinct: {texts}"
-    # Different prompts draw from different streams (with a near-uniform random model, a shared seed
-    # would give the same tokens for every prompt).
-    firsts = [p[0]["text"] for p in a]
-    assert len(set(firsts)) == len(firsts), firsts
+    # Each prompt of a batch draws from its own stream: a repeated prompt gets new samples, not copies.
+    dup = [s["text"] for p in samples(vllm_run, "sample_dup") for s in p]
+    assert len(set(dup)) == len(dup), dup
     # A request's samples do not depend on the rest of the batch.
     assert samples(vllm_run, "sample_a_first_only") == a[:1]
