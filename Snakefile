@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/rl.smk"
@@ -41,7 +44,7 @@ rule distill_all:
     input:
         expand("results/distill/students/{student}/manifest.json", student=STUDENTS),
         "results/eval/manifest.json",
-        "results/report/manifest.json",
+        rules.report_assets.output,
 
 
 rule data_all:

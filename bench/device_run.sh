@@ -44,12 +44,16 @@ if [[ $what == all || $what == dag ]]; then
 # The SmolLM2 GGUF does not travel: its tokenizer does (random-init models); generation in bf16 (tiny.yaml: fp32).
 base_model: {random_init: {tokenizer_path: $TOK}}
 generation: {dtype: bfloat16}
+# 2 cores per GPU job so 8 of these tiny jobs share the H200 at once (inductor compiles each decode step).
+resources: {rl_zero: {cpus: 2}, rl_reasoning: {cpus: 2}, cold_start_generate: {cpus: 2}, cold_start_sft: {cpus: 2},
+  rejection_sampling: {cpus: 2}, sft: {cpus: 2}, sft_stabilize: {cpus: 2}, distill_generate: {cpus: 2},
+  distill_student: {cpus: 2}, eval_generate: {cpus: 2}}
 EOF
   rm -rf /tmp/dag && mkdir -p /tmp/dag
   start=$(date +%s)
   python3 -m snakemake -s "$ROOT/Snakefile" --directory /tmp/dag \
     --configfile "$ROOT/config.yaml" "$ROOT/configs/gpu-small.yaml" "$ROOT/tests/configs/tiny.yaml" \
-    /tmp/device-overlay.yaml -c 16 --resources gpu=4 --scheduler greedy --keep-going distill_all \
+    /tmp/device-overlay.yaml -c 16 --resources gpu=8 --scheduler greedy --keep-going distill_all \
     > "$OUT/dag.log" 2>&1 || rc=1
   echo "DAG wall: $(( $(date +%s) - start )) s" | tee -a "$OUT/dag.log"
   tail -n 5 "$OUT/dag.log"
@@ -57,7 +61,7 @@ EOF
     echo "jobs logged on cuda / on cpu (TRL configs), generation backends:"
     grep -rhoE "(GRPOConfig|SFTConfig|GKDConfig) on (cuda|cpu), bf16=(True|False), gradient_checkpointing=(True|False)" /tmp/dag/logs | sort | uniq -c
     grep -rhoE "transformers backend on [a-z:0-9]+ \([a-z0-9]+, [a-z_0-9]+ attention\): [A-Za-z +-]+" /tmp/dag/logs | sort | uniq -c
-    grep -rhoE "rollouts [A-Za-z -]+" /tmp/dag/logs | sort | uniq -c
+    grep -rhoE "rollouts [A-Za-z0-9 -]+" /tmp/dag/logs | sort | uniq -c
     echo "per-rule seconds (benchmarks/*.tsv):"
     for f in $(find /tmp/dag/benchmarks -name '*.tsv' | sort); do echo "$(tail -n 1 "$f" | cut -f1) ${f#/tmp/dag/benchmarks/}"; done
     echo "eval table:"; cat /tmp/dag/results/eval/table.md 2>/dev/null

@@ -37,6 +37,21 @@ class Row:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Reason:
+    """A direct cause of staleness: an input, code file or upstream manifest that changed or went missing."""
+
+    kind: str  # "input" | "code file" | "upstream manifest"
+    path: str
+    state: str  # "changed" | "missing"
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.state == "missing":
+            return f"{self.kind} {self.path} is missing"
+        return f"{self.kind} {self.path} changed since this was built{self.detail}"
+
+
 @dataclass
 class JobCheck:
     """What the audit found for one manifest (= one job)."""
@@ -44,11 +59,11 @@ class JobCheck:
     manifest: str
     rule: str
     rows: list[Row] = field(default_factory=list)
-    reasons: list[tuple[str, str]] = field(default_factory=list)  # (path, why): direct causes of staleness
+    reasons: list[Reason] = field(default_factory=list)
     upstream: list[str] = field(
         default_factory=list
-    )  # upstream manifests (root-relative) this job depends on
-    stale_via: list[str] = field(default_factory=list)  # upstream manifests that are themselves stale
+    )  # root-relative manifests of the jobs this one read from
+    stale_via: list[str] = field(default_factory=list)  # those of them that are stale themselves
 
 
 @dataclass
@@ -142,32 +157,25 @@ def check_job(manifest_path: Path, root: Path, hasher: _Hasher, check_code: bool
         else:
             job.rows.append(Row(out, job.rule, OK))
 
-    for up, recorded in sorted((m.get("upstream_manifests") or {}).items()):
-        job.upstream.append(up)
-        now = hasher(up)
-        if now is None:
-            job.reasons.append((up, f"upstream manifest {up} is missing"))
-        elif now != recorded:
-            why = f"changed since this was built (sha256 {_short(now)} now, {_short(recorded)} recorded)"
-            job.reasons.append((up, f"upstream manifest {up} {why}"))
-
-    for inp, recorded in sorted((m.get("inputs") or {}).items()):
-        if Path(inp).name == MANIFEST_NAME and inp not in job.upstream:
-            job.upstream.append(inp)  # a manifest consumed as an input (the report's provenance table)
-        now = hasher(inp)
-        if now is None:
-            job.reasons.append((inp, f"input {inp} is missing"))
-        elif now != recorded:
-            why = f"changed since this was built (sha256 {_short(now)} now, {_short(recorded)} recorded)"
-            job.reasons.append((inp, f"input {inp} {why}"))
-
-    if check_code:
-        for code, recorded in sorted((m.get("code_files") or {}).items()):
-            now = hasher(code)
+    def check(kind: str, recorded_hashes: dict) -> None:
+        for path, recorded in sorted(recorded_hashes.items()):
+            what = "upstream manifest" if Path(path).name == MANIFEST_NAME else kind
+            now = hasher(path)
             if now is None:
-                job.reasons.append((code, f"code file {code} is missing"))
+                job.reasons.append(Reason(what, path, "missing"))
             elif now != recorded:
-                job.reasons.append((code, f"code file {code} changed since this was built"))
+                job.reasons.append(
+                    Reason(what, path, "changed", f" (sha256 {_short(now)} now, {_short(recorded)} recorded)")
+                )
+
+    upstream = m.get("upstream_manifests") or {}
+    inputs = m.get("inputs") or {}
+    # Manifests read as inputs (by the rule, e.g. a model's manifest, or the report's provenance table) chain too.
+    job.upstream = sorted(set(upstream) | {p for p in inputs if Path(p).name == MANIFEST_NAME})
+    check("upstream manifest", upstream)
+    check("input", {p: h for p, h in inputs.items() if p not in upstream})
+    if check_code:
+        check("code file", m.get("code_files") or {})
     return job
 
 
@@ -211,7 +219,7 @@ def audit(
             if r.status == OK and rel in stale:
                 r.status = STALE
                 r.detail = "; ".join(
-                    [why for _, why in j.reasons[:2]] + [f"upstream {u} is stale" for u in j.stale_via[:1]]
+                    [str(x) for x in j.reasons[:2]] + [f"upstream {u} is stale" for u in j.stale_via[:1]]
                 )
             rows.append(r)
         missing_upstream |= {u for u in j.upstream if hasher(u) is None}
@@ -221,10 +229,17 @@ def audit(
 
     broken = {r.artifact for r in rows if r.status in (MODIFIED, MISSING)}
     culprits = [f"{r.artifact} is {r.status}: {r.detail}" for r in rows if r.status in (MODIFIED, MISSING)]
+    built_from: dict[tuple[str, str, str], list[str]] = {}
     for rel in sorted(jobs):
-        for path, why in jobs[rel].reasons:
-            if path not in broken:  # a modified/missing artifact above already explains this one
-                culprits.append(f"{rel}: {why}")
+        for reason in jobs[rel].reasons:
+            if reason.path not in broken:  # a modified/missing artifact above already explains this one
+                built_from.setdefault((reason.path, reason.state, reason.kind), []).append(
+                    str(Path(rel).parent)
+                )
+    for (path, state, kind), users in built_from.items():
+        names = ", ".join(users[:4]) + (f" and {len(users) - 4} more" if len(users) > 4 else "")
+        change = "is missing" if state == "missing" else "changed"
+        culprits.append(f"{kind} {path} {change} after {len(users)} job(s) were built from it: {names}")
     return AuditResult(root=str(root), rows=rows, culprits=culprits, n_manifests=len(jobs))
 
 

@@ -116,7 +116,11 @@ class StaticCacheDecoder:
     def _decode_step(self, tokens, positions, mask, cache, temperature: float, top_p: float):
         out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions, past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
-        return sample_tokens(out.logits[:, -1, :], temperature, top_p)
+        logits = out.logits[:, -1, :]
+        if top_p < 1.0 and temperature > 0:  # nucleus sampling runs eagerly in generate(): inductor
+            # (torch 2.11, CUDA) failed to compile its sort + scatter
+            return logits.float()
+        return sample_tokens(logits, temperature, top_p)
 
     def sync_weights(self) -> None:
         """Copy the live model's weights into the private low-precision copy (no-op without one)."""
@@ -180,7 +184,10 @@ class StaticCacheDecoder:
                     break
                 if self.compiled:
                     torch.compiler.cudagraph_mark_step_begin()
-                nxt = torch.where(done, pad, self._step(tok_in, pos_in, mask, cache, temperature, top_p))
+                nxt = self._step(tok_in, pos_in, mask, cache, temperature, top_p)
+                if top_p < 1.0 and temperature > 0:
+                    nxt = sample_tokens(nxt, temperature, top_p)
+                nxt = torch.where(done, pad, nxt)
                 tokens[:, t] = nxt
                 done |= torch.isin(nxt, eos)
                 tok_in.copy_(nxt.view(batch, 1))

@@ -76,6 +76,8 @@ def git_commit() -> str | None:
 def upstream_manifest(path: str | Path) -> Path | None:
     """The manifest of the job that produced `path`: the nearest manifest.json in its folder or above, under results/."""
     p = Path(path).resolve()
+    if (Path.cwd() / "results").resolve() not in p.parents:
+        return None  # a source (prompt file, benchmark, user data): no job made it; never a stray manifest above it
     for d in [p if p.is_dir() else p.parent, *p.parents]:
         cand = d / MANIFEST_NAME
         if cand.is_file() and cand.resolve() != p:

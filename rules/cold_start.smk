@@ -10,6 +10,7 @@ rule cold_start_generate:
         code=code("sample"),
         benchmarks=benchmark_files(),
         train="results/data/train.parquet",
+        data_manifest="results/data/manifest.json",
         files=config["cold_start"].get("files", []),
     output:
         samples="results/cold_start/samples.parquet",
@@ -42,6 +43,7 @@ rule cold_start_sft:
         code=code("sft"),
         benchmarks=benchmark_files(),
         dataset="results/cold_start/dataset.parquet",
+        dataset_manifest="results/cold_start/manifest.json",
     output:
         model=directory("results/cold_start_sft/model"),
         metrics="results/cold_start_sft/metrics.jsonl",

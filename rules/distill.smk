@@ -4,6 +4,7 @@ rule distill_generate:
         teacher_manifest=model_manifest(TEACHER),
         code=code("sample"),
         train="results/data/train.parquet",
+        data_manifest="results/data/manifest.json",
     output:
         samples="results/distill/teacher/shard_{shard}/samples.parquet",
         manifest="results/distill/teacher/shard_{shard}/manifest.json",
@@ -61,6 +62,7 @@ rule distill_student:
         teacher_manifest=model_manifest(TEACHER),
         code=code("distill_student"),
         dataset="results/distill/dataset.parquet",
+        dataset_manifest="results/distill/manifest.json",
     output:
         model=directory("results/distill/students/{student}/model"),
         metrics="results/distill/students/{student}/metrics.jsonl",

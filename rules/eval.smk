@@ -34,6 +34,11 @@ rule eval_table:
             model=EVAL_MODELS,
             benchmark=BENCHMARKS,
         ),
+        summary_manifests=expand(
+            "results/eval/{model}/{benchmark}/manifest.json",
+            model=EVAL_MODELS,
+            benchmark=BENCHMARKS,
+        ),
     output:
         csv="results/eval/table.csv",
         md="results/eval/table.md",

@@ -3,6 +3,7 @@ rule rl_zero:
         unpack(lambda wc: model_input("base")),
         code=code("rl"),
         train="results/data/train.parquet",
+        data_manifest="results/data/manifest.json",
     output:
         model=directory("results/rl_zero/model"),
         metrics="results/rl_zero/metrics.jsonl",
@@ -30,6 +31,7 @@ rule rl_reasoning:
         unpack(lambda wc: model_input("cold_start_sft")),
         code=code("rl"),
         train="results/data/train.parquet",
+        data_manifest="results/data/manifest.json",
     output:
         model=directory("results/rl_reasoning/model"),
         metrics="results/rl_reasoning/metrics.jsonl",
@@ -57,6 +59,7 @@ rule rl_final:
         unpack(lambda wc: model_input("sft_stabilize")),
         code=code("rl"),
         train="results/data/train.parquet",
+        data_manifest="results/data/manifest.json",
     output:
         model=directory("results/rl_final/model"),
         metrics="results/rl_final/metrics.jsonl",

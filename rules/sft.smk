@@ -4,6 +4,7 @@ rule rejection_sampling:
         code=code("sample"),
         benchmarks=benchmark_files(),
         train="results/data/train.parquet",
+        data_manifest="results/data/manifest.json",
         files=config["rejection_sampling"].get("non_reasoning_files", []),
     output:
         samples="results/rejection_sampling/samples.parquet",
@@ -37,6 +38,7 @@ rule sft:
         code=code("sft"),
         benchmarks=benchmark_files(),
         dataset="results/rejection_sampling/dataset.parquet",
+        dataset_manifest="results/rejection_sampling/manifest.json",
     output:
         model=directory("results/sft/model"),
         metrics="results/sft/metrics.jsonl",

@@ -163,6 +163,29 @@ def test_editing_a_module_reruns_exactly_the_rules_that_run_it(pipeline_run, tmp
     assert dry_run(run) == Counter(expected)
 
 
+def test_an_upstream_rebuilt_with_identical_outputs_reruns_its_dependants_and_the_audit_agrees(
+    pipeline_run, tmp_path
+):
+    """Snakemake and `r1 audit` agree on what is out of date: each rule also takes its upstream manifests as
+    inputs, so an upstream that was rebuilt (new manifest) reruns its dependants even if its outputs came out
+    byte-identical, which is exactly what the audit calls stale."""
+    run = copy_run(pipeline_run, tmp_path / "run")
+    manifest = run / "results/data/manifest.json"
+    data = json.loads(manifest.read_text())
+    data["finished"] = "rebuilt"
+    manifest.write_text(json.dumps(data))
+    jobs = dry_run(run)
+    expected = dry_run(pipeline_run, extra=("--forcerun", "data_prepare"))
+    del expected["data_prepare"]
+    assert jobs == expected
+    proc = r1_audit(run)
+    assert proc.returncode == 1
+    for artifact in ("results/rl_zero/model", "results/cold_start/dataset.parquet", "results/eval/table.csv"):
+        assert re.search(rf"^stale\s+{re.escape(artifact)}\s", proc.stdout, re.M), artifact
+    assert re.search(r"^ok\s+results/data/train.parquet\s", proc.stdout, re.M)
+    assert "upstream manifest results/data/manifest.json changed" in proc.stderr
+
+
 # 5 -------------------------------------------------------------------------------------------------------------
 def test_a_config_key_no_rule_reads_schedules_nothing(pipeline_run, tmp_path):
     assert tiny_config(pipeline_run)["run_name"] != "renamed"

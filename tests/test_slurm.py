@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,9 @@ RULE_GROUP = {
 }
 # Manifest keys that legitimately differ between two runs of the same DAG on different executors.
 VOLATILE = {"host", "started", "finished", "command", "slurm_job_id", "cuda_visible_devices"}
+# Wall-clock values inside artifacts (trainer/eval timings, report timestamps): equal runs differ only here.
+TIMING_KEY = re.compile(r"(seconds|runtime|per_second|step_time)$")
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?")
 
 
 def _slurm_unavailable() -> str | None:
@@ -186,28 +190,60 @@ def _manifests(workdir: Path) -> dict[str, dict]:
     }
 
 
-def _result_files(workdir: Path) -> dict[str, str]:
-    """sha256 of every file under results/, except resumable trainer state (undeclared, not an artifact)."""
+def _drop_timings(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_timings(v) for k, v in obj.items() if not TIMING_KEY.search(k)}
+    if isinstance(obj, list):
+        return [_drop_timings(v) for v in obj]
+    return obj
+
+
+def _normalized(path: Path) -> bytes:
+    """File content without wall-clock values: timing keys in JSON/JSONL, ISO timestamps in text."""
+    if path.suffix == ".json":
+        return json.dumps(_drop_timings(json.loads(path.read_text())), sort_keys=True).encode()
+    if path.suffix == ".jsonl":
+        rows = [_drop_timings(json.loads(x)) for x in path.read_text().splitlines() if x.strip()]
+        return "\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()
+    if path.suffix in (".html", ".md", ".csv", ".txt"):
+        return ISO_TIME.sub("<time>", path.read_text()).encode()
+    return path.read_bytes()
+
+
+def _result_files(workdir: Path) -> dict[str, Path]:
+    """Every file under results/ except manifests and resumable trainer state (undeclared, not an artifact)."""
     out = {}
     for p in sorted((workdir / "results").rglob("*")):
         rel = p.relative_to(workdir)
         if p.is_file() and "checkpoints" not in rel.parts and p.name != "manifest.json":
-            out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[str(rel)] = p
     return out
 
 
-def _stable(manifest: dict) -> dict:
-    m = {k: v for k, v in manifest.items() if k not in VOLATILE}
-    # upstream manifests are hashed whole, host/time included: compare which ones, not their bytes
-    if isinstance(m.get("upstream_manifests"), dict):
-        m["upstream_manifests"] = sorted(m["upstream_manifests"])
-    return m
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _copy_code(src: Path, dest: Path) -> Path:
+    """The checkout as `src` (a finished local run) had it: same code for both runs, without its outputs."""
+    skip = {"results", "logs", "benchmarks", "resources", ".snakemake", ".pytest_cache"}
+    shutil.copytree(
+        src,
+        dest,
+        ignore=lambda d, names: [n for n in names if Path(d) == src and n in skip],
+        dirs_exist_ok=True,
+    )
+    return dest
 
 
 @pytest.fixture(scope="session")
-def slurm_run(slurm_cluster, tmp_path_factory) -> dict:
-    """One `snakemake distill_all --profile profiles/slurm` of the tiny config, GPUs placed per GPU_RESOURCES."""
-    workdir = copy_repo(tmp_path_factory.mktemp("slurm_pipeline"))
+def slurm_run(slurm_cluster, pipeline_run, tmp_path_factory) -> dict:
+    """One `snakemake distill_all --profile profiles/slurm` of the tiny config, GPUs placed per GPU_RESOURCES.
+
+    It runs the code of the local reference run (`pipeline_run`), so the two are comparable even
+    while the checkout changes underneath.
+    """
+    workdir = _copy_code(pipeline_run, tmp_path_factory.mktemp("slurm_pipeline"))
     overlay = _write_overlay(workdir, "slurm-gpus.yaml", {"resources": GPU_RESOURCES})
     prefix = f"r1test_{uuid.uuid4().hex[:10]}"
     t0 = time.time()
@@ -269,16 +305,36 @@ def test_slurm_run_all_jobs_succeeded(slurm_run):
 
 @pytest.mark.timeout(3600)
 def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
+    """Same files; same bytes except wall-clock values; same manifests except host/time/job id/devices."""
     slurm_dir, local_dir = slurm_run["workdir"], pipeline_run
     local_files, slurm_files = _result_files(local_dir), _result_files(slurm_dir)
     assert sorted(slurm_files) == sorted(local_files)
-    differ = [f for f in local_files if local_files[f] != slurm_files[f]]
-    assert not differ, f"artifacts differ between the local and the Slurm run: {differ}"
+    timing_only = set()
+    for rel, local_path in local_files.items():
+        if _sha(local_path.read_bytes()) != _sha(slurm_files[rel].read_bytes()):
+            assert _normalized(local_path) == _normalized(slurm_files[rel]), (
+                f"{rel} differs between local and Slurm"
+            )
+            timing_only.add(rel)
+    print(
+        f"\n[slurm] {len(local_files)} artifacts equal; {len(timing_only)} differ only in wall-clock values:",
+        sorted(timing_only),
+    )
     local_m, slurm_m = _manifests(local_dir), _manifests(slurm_dir)
     assert sorted(slurm_m) == sorted(local_m)
-    for path in local_m:
-        assert _stable(slurm_m[path]) == _stable(local_m[path]), path
-        assert slurm_m[path]["slurm_job_id"] or slurm_m[path]["rule"] in ("eval_table", "report_assets"), path
+    for path, lm in local_m.items():
+        sm = slurm_m[path]
+        for section in ("inputs", "outputs"):
+            assert sorted(sm[section]) == sorted(lm[section]), (path, section)
+            for f, h in lm[section].items():
+                assert sm[section][f] == h or f in timing_only, f"{path}: {section} {f} differs"
+        rest = {"inputs", "outputs", "upstream_manifests"} | VOLATILE
+        assert {k: v for k, v in sm.items() if k not in rest} == {
+            k: v for k, v in lm.items() if k not in rest
+        }, path
+        # upstream manifests are hashed whole (host/time included): the same ones, not the same bytes
+        assert sorted(sm.get("upstream_manifests", {})) == sorted(lm.get("upstream_manifests", {})), path
+        assert sm.get("slurm_job_id") or sm["rule"] in ("eval_table", "report_assets"), path
 
 
 @pytest.mark.timeout(3600)
