@@ -58,6 +58,7 @@ rule cold_start_sft:
     resources:
         **stage_resources("cold_start_sft"),
     params:
+        deepspeed=stage_deepspeed("cold_start_sft"),
         target="r1.stages:sft",
         cfg=config["cold_start_sft"],
         decontam=decontam_cfg(),

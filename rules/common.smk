@@ -252,6 +252,11 @@ def stage_resources(group):
         return out
 
 
+def stage_deepspeed(group):
+    """The DeepSpeed config a training job uses when granted several GPUs (accelerate launch, see r1/cluster.py)."""
+    return _resource_group(group).get("deepspeed")
+
+
 def stage_threads(group):
     try:
         from r1.cluster import threads_for

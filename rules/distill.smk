@@ -77,6 +77,7 @@ rule distill_student:
     resources:
         **stage_resources("distill_student"),
     params:
+        deepspeed=stage_deepspeed("distill_student"),
         target="r1.stages:distill_student",
         cfg=distill_train_cfg(),
         student=lambda wc: student_cfg(wc.student),

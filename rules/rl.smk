@@ -18,6 +18,7 @@ rule rl_zero:
     resources:
         **stage_resources("rl_zero"),
     params:
+        deepspeed=stage_deepspeed("rl_zero"),
         target="r1.stages:rl",
         cfg=config["rl_zero"],
         grading=grading_cfg(),
@@ -46,6 +47,7 @@ rule rl_reasoning:
     resources:
         **stage_resources("rl_reasoning"),
     params:
+        deepspeed=stage_deepspeed("rl_reasoning"),
         target="r1.stages:rl",
         cfg=config["rl_reasoning"],
         grading=grading_cfg(),
@@ -74,6 +76,7 @@ rule rl_final:
     resources:
         **stage_resources("rl_final"),
     params:
+        deepspeed=stage_deepspeed("rl_final"),
         target="r1.stages:rl",
         cfg=config["rl_final"],
         grading=grading_cfg(),

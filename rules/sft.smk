@@ -53,6 +53,7 @@ rule sft:
     resources:
         **stage_resources("sft"),
     params:
+        deepspeed=stage_deepspeed("sft"),
         target="r1.stages:sft",
         cfg=config["sft"],
         decontam=decontam_cfg(),
@@ -81,6 +82,7 @@ rule sft_stabilize:
     resources:
         **stage_resources("sft_stabilize"),
     params:
+        deepspeed=stage_deepspeed("sft_stabilize"),
         target="r1.stages:sft",
         cfg=config["sft_stabilize"],
         decontam=decontam_cfg(),

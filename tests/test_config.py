@@ -57,3 +57,20 @@ def test_snakemake_refuses_an_invalid_config_at_dag_load(tmp_path):
                            str(bad)], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "eval.k" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("overlays", [["configs/gpu-small.yaml"], ["configs/gpu-small.yaml", "tests/configs/tiny.yaml"],
+                                      ["configs/paper-scale.yaml"]])
+def test_shipped_configs_validate(overlays):
+    cfg = base()
+    for overlay in overlays:
+        cfg = _merge(cfg, yaml.safe_load((REPO / overlay).read_text()))
+    validate_config(cfg, "+".join(overlays))
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """Snakemake's --configfile overlay semantics: nested dicts merge, everything else replaces."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
