@@ -327,7 +327,9 @@ def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
         for section in ("inputs", "outputs"):
             assert sorted(sm[section]) == sorted(lm[section]), (path, section)
             for f, h in lm[section].items():
-                assert sm[section][f] == h or f in timing_only, f"{path}: {section} {f} differs"
+                # an upstream manifest.json as input carries host/time: compared by name above
+                if Path(f).name != "manifest.json":
+                    assert sm[section][f] == h or f in timing_only, f"{path}: {section} {f} differs"
         rest = {"inputs", "outputs", "upstream_manifests"} | VOLATILE
         assert {k: v for k, v in sm.items() if k not in rest} == {
             k: v for k, v in lm.items() if k not in rest
@@ -466,12 +468,18 @@ def _interrupt_training(workdir: Path, interrupt: str, max_steps: int, retries: 
             subprocess.run(["scancel", job_id], check=True)
         else:  # what Slurm does to a job preempted with PreemptMode=REQUEUE
             subprocess.run(["scontrol", "requeue", job_id], check=True)
-            # a job requeued while suspended comes back held (Reason=JobHeldAdmin); preemption's does not
-            info = subprocess.run(
-                ["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True
-            )
-            if "JobHeldAdmin" in info.stdout or "JobHeldUser" in info.stdout:
-                subprocess.run(["scontrol", "release", job_id], check=True)
+            # a job requeued while suspended comes back held (REQUEUE_HOLD, Reason=JobHeldAdmin) once its
+            # processes are gone; a job requeued by preemption is not held: release it
+            for _ in range(300):
+                info = subprocess.run(
+                    ["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True
+                )
+                if "JobHeldAdmin" in info.stdout:
+                    subprocess.run(["scontrol", "release", job_id], check=True)
+                    break
+                if "JobState=RUNNING" in info.stdout and "Restarts=1" in info.stdout:
+                    break
+                time.sleep(0.2)
         rc = proc.wait(timeout=900)
     finally:
         if proc.poll() is None:
