@@ -136,13 +136,10 @@ def run_job(spec: JobSpec) -> None:
 
 
 def _launch_argv(spec: JobSpec, spec_path: str) -> list[str] | None:
-    n_gpus = int(spec.resources.get("gpu", 0) or 0)
-    nodes = int(spec.resources.get("nodes", 1) or 1)
-    if n_gpus <= 1 and nodes <= 1:
-        return None
+    """None for a one-process job; else the launcher argv for the GPUs and nodes Slurm granted (see r1.cluster)."""
     from r1 import cluster
 
-    return cluster.launch_argv(n_gpus, nodes, ["r1", "job", spec_path], spec.params.get("deepspeed"))
+    return cluster.job_launch_argv(spec.resources, ["r1", "job", spec_path], spec.params.get("deepspeed"))
 
 
 def run_rule(smk, target: str) -> None:
@@ -151,7 +148,10 @@ def run_rule(smk, target: str) -> None:
     started = dt.datetime.now(dt.UTC).isoformat()
     with redirect_to_log(spec.log):
         setup_logging()
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        # Beside the log (shared filesystem), not /tmp: the other nodes of a multi-node job read it too.
+        spec_dir = Path(spec.log).parent if spec.log else Path(".snakemake")
+        spec_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".jobspec.json", dir=spec_dir, delete=False) as f:
             json.dump(asdict(spec), f)
             spec_path = f.name
         try:

@@ -149,7 +149,7 @@ def grpo_trainer_class():
     """TRL's GRPOTrainer, with its transformers rollouts sent through r1's StaticCacheDecoder on CUDA.
 
     TRL's own path is `model.generate` with a dynamic cache (or, with `cache_implementation="static"`, a static
-    cache with compilation disabled); both are far from what the GPU can do at RL batch sizes (docs/gpu.md).
+    cache with compilation disabled); both are far from what the GPU can do at RL batch sizes (README, "Running on GPUs").
     The fast path is taken when the policy is on CUDA, `trl.cache_implementation` is unset or "static", and
     nothing needs TRL's generate: no vLLM, no continuous batching, no images, no top-k / min-p / repetition
     penalty, no ZeRO-3 / FSDP sharding (gathered weights change address every step). Otherwise: TRL unchanged.

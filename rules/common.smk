@@ -254,7 +254,9 @@ def stage_resources(group):
 
 def stage_deepspeed(group):
     """The DeepSpeed config a training job uses when granted several GPUs (accelerate launch, see r1/cluster.py)."""
-    return _resource_group(group).get("deepspeed")
+    from r1.cluster import placement
+
+    return placement(config["resources"], group).deepspeed
 
 
 def stage_threads(group):

@@ -45,7 +45,7 @@ rule distill_dataset:
     benchmark:
         "benchmarks/distill/distill_dataset.tsv"
     priority: 10
-    threads: stage_threads("distill_generate")
+    threads: stage_threads("data")
     resources:
         **stage_resources("data"),
     params:
