@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CORES ?= 2
+# pytest-xdist workers: the local tiny DAG run and the Slurm one run at the same time
+TEST_WORKERS ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
 .PHONY: install demo test lint bench report audit slurm-profile clean
@@ -34,7 +36,7 @@ test: install
 	$(VENV)/bin/ruff check r1 tests bench scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules/
 	$(PY) scripts/lint_workflow.py --configfile config.yaml tests/configs/tiny.yaml
-	$(VENV)/bin/pytest -q --durations=15
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: install
 	$(PY) bench/rewards.py

@@ -19,6 +19,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+# The two long runs first: under pytest-xdist (`make test`: -n 2 --dist loadfile --no-loadscope-reorder,
+# which sends whole files to a worker in this order) the Slurm DAG run (test_slurm.py) and the local
+# tiny DAG run (`pipeline_run`, first needed by test_pipeline_e2e.py) start at once on the two
+# workers; the short tests fill in after them.
+LONG_FIRST = ("tests/test_slurm.py", "tests/test_pipeline_e2e.py", "tests/test_reproducibility.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))  # stable: order kept within
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 3M-parameter random-init Llama with the SmolLM2 tokenizer and r1's chat template."""
@@ -77,8 +89,30 @@ def snakemake(
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory) -> Path:
-    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e and reproducibility tests)."""
-    workdir = copy_repo(tmp_path_factory.mktemp("pipeline"))
-    snakemake(workdir, "--cores", "2", "distill_all")
+def pipeline_run(tmp_path_factory, request) -> Path:
+    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e, reproducibility and Slurm tests).
+
+    Under pytest-xdist (`make test` runs two workers) the run is shared by all workers: the first
+    worker that needs it runs it while holding a file lock; the others wait and reuse it. Tests
+    never edit it in place (they copy it first).
+    """
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker
+        root = root.parent  # the directory all workers' base temp dirs share
+    workdir, done, failed = root / "pipeline_run", root / "pipeline_run.done", root / "pipeline_run.failed"
+    with FileLock(str(root / "pipeline_run.lock")):
+        if failed.exists():
+            raise AssertionError(f"the shared tiny pipeline run failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir()
+            copy_repo(workdir)
+            try:
+                snakemake(workdir, "--cores", "2", "distill_all")
+            except AssertionError as err:
+                failed.write_text(str(err))
+                raise
+            done.touch()
     return workdir

@@ -5,7 +5,11 @@
 - from Slurm's own records (sacct ReqTRES, per job) each GPU rule asked for the GPUs its config group
   says, and its manifest saw CUDA_VISIBLE_DEVICES of that size; CPU rules asked for and saw none;
 - a training job suspended and `scancel`ed mid-run is retried by Snakemake and resumes from its last
-  checkpoint: the steps before it are kept, not redone.
+  checkpoint: the steps before it are kept, not redone; the retry, requeued by Slurm (`scontrol requeue`,
+  as preemption does), resumes again under the same job id. One run does both.
+
+The Slurm DAG run does not wait for the local reference run: with pytest-xdist (`make test`) they run
+at the same time on two workers; the comparison test waits for both.
 
 Skipped only where Slurm cannot run at all (not root, or neither Slurm nor apt-get); with
 R1_REQUIRE_SLURM=1 (CI) that is a failure instead. Other runs may share this Slurm: every query is
@@ -34,6 +38,8 @@ from tests.conftest import REPO, SNAKEMAKE, TINY, copy_repo
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
 START_SLURM = REPO / ".ci/slurm/start-slurm.sh"
+# snakemake with the plugin's status polling at the interval the command line asks (no back-off)
+SLURM_SNAKEMAKE = REPO / "tests/slurm_snakemake.py"
 # 4 fake GPUs (char devices, see start-slurm.sh) and 4 CPUs advertised on the 2-core CI machine.
 FAKE_NODE = {"SLURM_LOCAL_GPUS": "4", "SLURM_LOCAL_CPUS": "4", "SLURM_LOCAL_GPU_TYPE": "h200"}
 
@@ -133,7 +139,8 @@ def _merged_config(workdir: Path, *overlays: str) -> dict:
 def _slurm_cmd(workdir: Path, prefix: str, target: str, *overlays: str) -> list[str]:
     # targets go first: --configfile takes every following word until the next option
     return [
-        SNAKEMAKE,
+        sys.executable,
+        str(SLURM_SNAKEMAKE),
         target,
         "--profile",
         "profiles/slurm",
@@ -224,26 +231,14 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _copy_code(src: Path, dest: Path) -> Path:
-    """The checkout as `src` (a finished local run) had it: same code for both runs, without its outputs."""
-    skip = {"results", "logs", "benchmarks", "resources", ".snakemake", ".pytest_cache"}
-    shutil.copytree(
-        src,
-        dest,
-        ignore=lambda d, names: [n for n in names if Path(d) == src and n in skip],
-        dirs_exist_ok=True,
-    )
-    return dest
-
-
 @pytest.fixture(scope="session")
-def slurm_run(slurm_cluster, pipeline_run, tmp_path_factory) -> dict:
+def slurm_run(slurm_cluster, tmp_path_factory) -> dict:
     """One `snakemake distill_all --profile profiles/slurm` of the tiny config, GPUs placed per GPU_RESOURCES.
 
-    It runs the code of the local reference run (`pipeline_run`), so the two are comparable even
-    while the checkout changes underneath.
+    It does not wait for the local reference run (`pipeline_run`): under pytest-xdist the two run at
+    the same time on different workers, both from a copy of the checkout made at their start.
     """
-    workdir = _copy_code(pipeline_run, tmp_path_factory.mktemp("slurm_pipeline"))
+    workdir = copy_repo(tmp_path_factory.mktemp("slurm_pipeline"))
     overlay = _write_overlay(workdir, "slurm-gpus.yaml", {"resources": GPU_RESOURCES})
     prefix = f"r1test_{uuid.uuid4().hex[:10]}"
     t0 = time.time()
@@ -385,101 +380,135 @@ def _checkpoints(work: Path) -> list[int]:
     return sorted(int(p.name.split("-")[-1]) for p in done)
 
 
-def _running_job(prefix: str, workdir: Path, rule: str) -> str | None:
+def _running_job(prefix: str, workdir: Path, rule: str, not_in: set[str] = frozenset()) -> str | None:
     out = subprocess.run(
         ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%j|%k|%Z"], capture_output=True, text=True, check=True
     ).stdout
     for line in out.splitlines():
         job_id, name, comment, wd = line.split("|", 3)
-        if name.startswith(prefix + "_") and wd == str(workdir) and comment == f"rule_{rule}":
+        if (
+            name.startswith(prefix + "_")
+            and wd == str(workdir)
+            and comment == f"rule_{rule}"
+            and job_id not in not_in
+        ):
             return job_id
     return None
 
 
+def _scontrol_job(job_id: str) -> str:
+    return subprocess.run(
+        ["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _metrics_rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+# Training steps of the interrupted run, and the checkpoints after which it is interrupted (save_steps 2).
+MAX_STEPS, SCANCEL_AFTER, REQUEUE_AFTER = 12, 4, 8
+
+
 @pytest.fixture(scope="module")
-def zero_workdir(slurm_cluster, tmp_path_factory) -> Path:
-    """A repo copy where base_model and data_prepare already ran on Slurm (inputs of rl_zero)."""
-    workdir = copy_repo(tmp_path_factory.mktemp("slurm_resume"))
-    proc = subprocess.run(
-        _slurm_cmd(workdir, f"r1test_{uuid.uuid4().hex[:10]}", "data_all"),
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=_run_env(),
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return workdir
+def interrupted_training(slurm_run, tmp_path_factory) -> dict:
+    """rl_zero on Slurm, interrupted twice: `scancel` after checkpoint 4, then `scontrol requeue` after 8.
 
-
-def _interrupt_training(workdir: Path, interrupt: str, max_steps: int, retries: int) -> dict:
-    """Run rl_zero on Slurm; after checkpoint >= 4 freeze the job, mark the step log, then `interrupt` it.
-
-    The marks tell the attempts apart: a resumed run keeps the marked lines up to its checkpoint and
-    logs the later steps anew; a run that started over would have deleted them all.
+    It runs in a copy of the finished Slurm run (base model and data are done; only rl_zero reruns, with
+    its own step count). Before each interruption the job is frozen (`scontrol suspend`) and every line
+    of the step log is marked with the attempt that wrote it: a resumed run keeps the marked lines up to
+    its checkpoint and logs the later steps anew; a run that started over would have deleted them all.
+    - scancel: the job ends CANCELLED; Snakemake's retry (`retries: 1`) submits a new job that resumes;
+    - requeue (what Slurm does to a job preempted with PreemptMode=REQUEUE; the profile submits with
+      --requeue): the same job id starts again and resumes.
     """
+    workdir = tmp_path_factory.mktemp("slurm_interrupt")
+    shutil.copytree(slurm_run["workdir"], workdir, symlinks=True, dirs_exist_ok=True)
     overlay = _write_overlay(
         workdir,
-        f"slurm-{interrupt}.yaml",
+        "slurm-interrupt.yaml",
         {
-            "retries": retries,
-            # max_steps differs per test: another config fingerprint, so no test resumes the other's checkpoints
+            "retries": 1,
+            # another step count than the DAG run's: rl_zero reruns from step 0, nothing else does
             "rl_zero": {
-                "trl": {"max_steps": max_steps, "save_steps": 2, "save_total_limit": 2, "logging_steps": 1}
+                "trl": {"max_steps": MAX_STEPS, "save_steps": 2, "save_total_limit": 2, "logging_steps": 1}
             },
             "resources": {"rl_zero": {"gpus": 1}},
         },
     )
-    shutil.rmtree(workdir / "results/rl_zero", ignore_errors=True)  # train from step 0 in every test
+    shutil.rmtree(workdir / "results/rl_zero", ignore_errors=True)
     prefix = f"r1test_{uuid.uuid4().hex[:10]}"
     t0 = time.time()
-    log_path = workdir / f"snakemake-{interrupt}.log"
+    log_path = workdir / "snakemake-interrupt.log"
+    work = workdir / "results/rl_zero/checkpoints"
+    metrics = work / "metrics.jsonl"
+    train_log = workdir / "logs/rl_zero/rl_zero.log"
+
+    def freeze_and_mark(job_id: str, attempt: int) -> int:
+        subprocess.run(["scontrol", "suspend", job_id], check=True)
+        # Snakemake starts each attempt with an empty rule log: keep this attempt's
+        events[f"train_log_{attempt}"] = train_log.read_text()
+        kept = _checkpoints(work)[-1]
+        assert kept < MAX_STEPS, f"training finished (checkpoint {kept}) before it could be interrupted"
+        rows = _metrics_rows(metrics)
+        assert rows and max(r["step"] for r in rows) >= kept
+        metrics.write_text("".join(json.dumps({"_attempt": attempt, **r}) + "\n" for r in rows))
+        return kept
+
+    def wait_for(what: str, ready) -> str:
+        deadline = time.time() + 900
+        while time.time() < deadline and proc.poll() is None:
+            found = ready()
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"{what} never happened:\n" + log_path.read_text()[-4000:])
+
+    events = {}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            _slurm_cmd(workdir, prefix, "zero_all", overlay),
+            _slurm_cmd(workdir, prefix, "results/rl_zero/manifest.json", overlay),
             cwd=workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_run_env(),
         )
-    work = workdir / "results/rl_zero/checkpoints"
-    metrics = work / "metrics.jsonl"
     try:
-        job_id = None
-        deadline = time.time() + 900
-        while time.time() < deadline and proc.poll() is None:
-            job_id = job_id or _running_job(prefix, workdir, "rl_zero")
-            if job_id and _checkpoints(work) and _checkpoints(work)[-1] >= 4:
+        # 1. scancel after checkpoint 4
+        first = {}
+
+        def first_job_at_checkpoint():
+            first["id"] = first.get("id") or _running_job(prefix, workdir, "rl_zero")
+            return first["id"] if first["id"] and _checkpoints(work)[-1:] >= [SCANCEL_AFTER] else None
+
+        cancelled = wait_for(f"rl_zero on Slurm reaching checkpoint {SCANCEL_AFTER}", first_job_at_checkpoint)
+        events["scancel_after"] = freeze_and_mark(cancelled, attempt=1)
+        subprocess.run(["scancel", cancelled], check=True)
+        events["cancelled"] = cancelled
+
+        # 2. Snakemake's retry: a new job; requeue it after checkpoint 8
+        def retry_at_checkpoint():
+            job = _running_job(prefix, workdir, "rl_zero", not_in={cancelled})
+            return job if job and _checkpoints(work)[-1:] >= [REQUEUE_AFTER] else None
+
+        retried = wait_for(f"the retry reaching checkpoint {REQUEUE_AFTER}", retry_at_checkpoint)
+        events["requeue_after"] = freeze_and_mark(retried, attempt=2)
+        subprocess.run(["scontrol", "requeue", retried], check=True)
+        events["requeued"] = retried
+        # a job requeued while suspended comes back held (REQUEUE_HOLD, Reason=JobHeldAdmin) once its
+        # processes are gone; a job requeued by preemption is not held: release it
+        # Slurm makes a requeued job eligible again only ~120 s later (its begin time), preempted or not:
+        # the test moves that to now instead of waiting
+        for _ in range(600):
+            info = _scontrol_job(retried)
+            if "JobHeldAdmin" in info:
+                subprocess.run(["scontrol", "release", retried], check=True)
+            if "JobState=PENDING" in info and "JobHeldAdmin" not in info:
+                subprocess.run(["scontrol", "update", f"JobId={retried}", "StartTime=now"], check=True)
+            if "Restarts=1" in info and "JobState=RUNNING" in info:
                 break
             time.sleep(0.2)
-        assert proc.poll() is None, (
-            "snakemake ended before training could be interrupted:\n" + log_path.read_text()[-4000:]
-        )
-        assert job_id, "rl_zero never ran on Slurm"
-        # SIGSTOP the job so nothing is written while its step log is marked, then interrupt it
-        subprocess.run(["scontrol", "suspend", job_id], check=True)
-        kept = _checkpoints(work)[-1]
-        assert kept < max_steps, f"training finished (checkpoint {kept}) before it could be interrupted"
-        rows = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
-        assert rows and max(r["step"] for r in rows) >= kept
-        metrics.write_text("".join(json.dumps({**r, "_before_interrupt": True}) + "\n" for r in rows))
-        if interrupt == "scancel":
-            subprocess.run(["scancel", job_id], check=True)
-        else:  # what Slurm does to a job preempted with PreemptMode=REQUEUE
-            subprocess.run(["scontrol", "requeue", job_id], check=True)
-            # a job requeued while suspended comes back held (REQUEUE_HOLD, Reason=JobHeldAdmin) once its
-            # processes are gone; a job requeued by preemption is not held: release it
-            for _ in range(300):
-                info = subprocess.run(
-                    ["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True
-                )
-                if "JobHeldAdmin" in info.stdout:
-                    subprocess.run(["scontrol", "release", job_id], check=True)
-                    break
-                if "JobState=RUNNING" in info.stdout and "Restarts=1" in info.stdout:
-                    break
-                time.sleep(0.2)
+        events["restarts"] = re.search(r"Restarts=(\d+)", _scontrol_job(retried)).group(1)
         rc = proc.wait(timeout=900)
     finally:
         if proc.poll() is None:
@@ -490,46 +519,56 @@ def _interrupt_training(workdir: Path, interrupt: str, max_steps: int, retries: 
                 proc.kill()
                 proc.wait()
     text = log_path.read_text()
-    assert rc == 0, f"snakemake did not recover from the {interrupt}:\n{text[-6000:]}"
+    assert rc == 0, f"snakemake did not recover from the interruptions:\n{text[-6000:]}"
+    print(f"\n[slurm] rl_zero scancel + requeue run took {time.time() - t0:.0f}s")
+    return {
+        **events,
+        "jobs": [j for j in _sacct_jobs(workdir, prefix, t0) if j["rule"] == "rl_zero"],
+        "train_log_3": train_log.read_text(),
+        "metrics": _metrics_rows(workdir / "results/rl_zero/metrics.jsonl"),
+    }
 
-    train_log = (workdir / "logs/rl_zero/rl_zero.log").read_text()
-    assert "resuming from checkpoint" in train_log and f"(step {kept})" in train_log, train_log[-3000:]
-    final = [
-        json.loads(x)
-        for x in (workdir / "results/rl_zero/metrics.jsonl").read_text().splitlines()
-        if x.strip()
-    ]
-    assert sorted({r["step"] for r in final}) == list(range(1, max_steps + 1))
-    # up to the checkpoint: the interrupted attempt's lines, kept; after it: trained again after the restart
-    assert all(r.get("_before_interrupt") for r in final if r["step"] <= kept), (
+
+@pytest.mark.timeout(2400)
+def test_scancel_mid_training_retry_resumes_from_last_checkpoint(interrupted_training):
+    """`scancel` a training job: Snakemake's retry (retries: 1) resumes it; the step counter continues."""
+    run = interrupted_training
+    kept = run["scancel_after"]
+    retry_log = run["train_log_2"]  # the retry's rule log, read when it was frozen for the requeue
+    assert "resuming from checkpoint" in retry_log and f"(step {kept})" in retry_log, retry_log[-3000:]
+    # one line per training step (plus the trainer's end-of-training summary, also at the last step)
+    steps = [r["step"] for r in run["metrics"] if "train_runtime" not in r]
+    assert steps == list(range(1, MAX_STEPS + 1)), steps
+    assert [r["step"] for r in run["metrics"] if "train_runtime" in r] == [MAX_STEPS]
+    # up to the checkpoint: the cancelled job's lines, kept; after it: trained again by the retry
+    assert all(r.get("_attempt") == 1 for r in run["metrics"] if r["step"] <= kept), (
         "steps before the checkpoint were redone"
     )
-    assert not any(r.get("_before_interrupt") for r in final if r["step"] > kept), (
+    assert not any(r.get("_attempt") == 1 for r in run["metrics"] if r["step"] > kept), (
         "later steps were not retrained"
     )
-    jobs = [j for j in _sacct_jobs(workdir, prefix, t0) if j["rule"] == "rl_zero"]
-    return {"job_id": job_id, "kept": kept, "jobs": jobs, "log": text}
-
-
-@pytest.mark.timeout(2400)
-def test_scancel_mid_training_retry_resumes_from_last_checkpoint(zero_workdir):
-    """`scancel` a training job: Snakemake's retry (retries: 1) resumes it; the step counter continues."""
-    out = _interrupt_training(zero_workdir, "scancel", max_steps=16, retries=1)
-    states = [(j["JobIDRaw"], j["State"].split()[0]) for j in out["jobs"]]
-    assert [s for _, s in states] == ["CANCELLED", "COMPLETED"], states
-    assert states[0][0] == out["job_id"]
+    states = [(j["JobIDRaw"], j["State"].split()[0]) for j in run["jobs"]]
+    assert states == [(run["cancelled"], "CANCELLED"), (run["requeued"], "COMPLETED")], states
     print(
-        f"\n[slurm] scancel {out['job_id']} after checkpoint {out['kept']}; retry job {states[1][0]} resumed at step {out['kept'] + 1}"
+        f"\n[slurm] scancel {run['cancelled']} after checkpoint {kept}; retry job {run['requeued']} resumed at step {kept + 1}"
     )
 
 
 @pytest.mark.timeout(2400)
-def test_requeued_training_job_resumes_from_last_checkpoint(zero_workdir):
-    """Preemption with requeue (`scontrol requeue`, the profile submits with --requeue): same job, resumed."""
-    out = _interrupt_training(zero_workdir, "requeue", max_steps=14, retries=0)
-    assert [(j["JobIDRaw"], j["State"].split()[0]) for j in out["jobs"]] == [(out["job_id"], "COMPLETED")], (
-        out["jobs"]
+def test_requeued_training_job_resumes_from_last_checkpoint(interrupted_training):
+    """Preemption with requeue (`scontrol requeue`; the profile submits with --requeue): same job, resumed."""
+    run = interrupted_training
+    kept = run["requeue_after"]
+    assert run["restarts"] == "1", run
+    restart_log = run["train_log_3"]  # the rule log of the requeued job's second start
+    assert "resuming from checkpoint" in restart_log and f"(step {kept})" in restart_log, restart_log[-3000:]
+    # the retry's lines up to the requeue checkpoint are kept; the later ones were written after the restart
+    assert all(r.get("_attempt") in (1, 2) for r in run["metrics"] if r["step"] <= kept), (
+        "steps before the checkpoint were redone"
     )
-    print(
-        f"\n[slurm] requeued {out['job_id']} after checkpoint {out['kept']}; it resumed at step {out['kept'] + 1}"
+    assert not any("_attempt" in r for r in run["metrics"] if r["step"] > kept), (
+        "later steps were not retrained"
     )
+    # Slurm's records: the requeued job is the one that completed (no third job)
+    assert [j["JobIDRaw"] for j in run["jobs"]][-1:] == [run["requeued"]], run["jobs"]
+    print(f"\n[slurm] requeued {run['requeued']} after checkpoint {kept}; it resumed at step {kept + 1}")
