@@ -6,9 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -28,7 +30,8 @@ LONG_FIRST = ("tests/test_slurm.py", "tests/test_pipeline_e2e.py", "tests/test_r
 
 def pytest_collection_modifyitems(config, items):
     rank = {path: i for i, path in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))  # stable: order kept within
+    # a stable sort: the order within each file, and among the other files, is kept
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +91,46 @@ def snakemake(
     return proc
 
 
+def dry_run(
+    workdir: Path, *overlays: Path, target: str = "distill_all", extra: tuple[str, ...] = ()
+) -> Counter:
+    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty if nothing to do)."""
+    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", *extra, target]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
+    if "Nothing to be done" in out:
+        return Counter()
+    lines = out.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("Job stats:")) + 3  # title, header, dashes
+    jobs = Counter()
+    for ln in lines[start:]:
+        name, _, count = ln.strip().rpartition(" ")
+        if not ln.strip() or name.strip() == "total":
+            break
+        jobs[name.strip()] = int(count)
+    assert jobs, f"no job table in:\n{out[-4000:]}"
+    return jobs
+
+
+def copy_run(src: Path, dest: Path) -> Path:
+    """A private copy of a finished run: same files, same mtimes, same Snakemake metadata (.snakemake/)."""
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml", sort_keys: bool = True) -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=sort_keys))
+    return path
+
+
+def tiny_config(workdir: Path) -> dict:
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    cfg.update(yaml.safe_load((workdir / TINY).read_text()))
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, request) -> Path:
     """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e, reproducibility and Slurm tests).
@@ -104,7 +147,9 @@ def pipeline_run(tmp_path_factory, request) -> Path:
     workdir, done, failed = root / "pipeline_run", root / "pipeline_run.done", root / "pipeline_run.failed"
     with FileLock(str(root / "pipeline_run.lock")):
         if failed.exists():
-            raise AssertionError(f"the shared tiny pipeline run failed in another worker:\n{failed.read_text()}")
+            raise AssertionError(
+                f"the shared tiny pipeline run failed in another worker:\n{failed.read_text()}"
+            )
         if not done.exists():
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir()

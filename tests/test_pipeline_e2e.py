@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from tests.conftest import snakemake
+from tests.conftest import snakemake, tiny_config
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +20,6 @@ def declared_outputs(workdir: Path) -> list[Path]:
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     header = lines.index(next(ln for ln in lines if ln.startswith("output_file")))
     return [workdir / ln.split("\t")[0] for ln in lines[header + 1 :]]
-
-
-def tiny_config(workdir: Path) -> dict:
-    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
-    cfg.update(yaml.safe_load((workdir / "tests/configs/tiny.yaml").read_text()))
-    return cfg
 
 
 def test_every_declared_artifact_exists_and_is_well_formed(pipeline_run):

@@ -13,8 +13,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import snakemake
-from tests.test_reproducibility import copy_run, dry_run, overlay, tiny_config
+from tests.conftest import copy_run, dry_run, overlay, snakemake, tiny_config
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +68,8 @@ def test_rl_final_teaches_a_logit_kd_student(pipeline_run, tmp_path):
     assert any("results/rl_final/model" in f for f in student_manifest["inputs"]), student_manifest["inputs"]
     assert "GKDConfig" in (run / f"logs/distill/student_{student}.log").read_text()
     kd_rows = [
-        json.loads(x) for x in (run / f"results/distill/students/{student}/metrics.jsonl").read_text().splitlines()
+        json.loads(x)
+        for x in (run / f"results/distill/students/{student}/metrics.jsonl").read_text().splitlines()
     ]
     losses = [r["loss"] for r in kd_rows if "loss" in r]
     assert len(losses) == cfg["distill"]["trl"]["max_steps"] and all(v > 0 for v in losses), kd_rows

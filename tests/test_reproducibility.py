@@ -11,59 +11,19 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 from r1.manifest import sha256_file, sha256_path
-from tests.conftest import SNAKEMAKE, TINY, snakemake
+from tests.conftest import copy_run, dry_run, overlay, snakemake, tiny_config
 
 pytestmark = pytest.mark.e2e
 
 DATA_SOURCE = "tests/configs/tiny_prompts.jsonl"  # the tiny config's `kind: file` prompt source
-
-
-def dry_run(workdir: Path, *overlays: Path, target: str = "distill_all", extra: tuple[str, ...] = ()) -> Counter:
-    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty if nothing to do)."""
-    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", *extra, target]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
-    if "Nothing to be done" in out:
-        return Counter()
-    lines = out.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("Job stats:")) + 3  # title, header, dashes
-    jobs = Counter()
-    for ln in lines[start:]:
-        name, _, count = ln.strip().rpartition(" ")
-        if not ln.strip() or name.strip() == "total":
-            break
-        jobs[name.strip()] = int(count)
-    assert jobs, f"no job table in:\n{out[-4000:]}"
-    return jobs
-
-
-def copy_run(src: Path, dest: Path) -> Path:
-    """A private copy of a finished run: same files, same mtimes, same Snakemake metadata (.snakemake/)."""
-    shutil.copytree(src, dest, symlinks=True)
-    return dest
-
-
-def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml", sort_keys: bool = True) -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(cfg, sort_keys=sort_keys))
-    return path
-
-
-def tiny_config(workdir: Path) -> dict:
-    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
-    cfg.update(yaml.safe_load((workdir / TINY).read_text()))
-    return cfg
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from r1 import cluster
-from tests.conftest import REPO, SNAKEMAKE, TINY, copy_repo
+from tests.conftest import REPO, SNAKEMAKE, TINY, copy_repo, copy_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -422,8 +422,7 @@ def interrupted_training(slurm_run, tmp_path_factory) -> dict:
     - requeue (what Slurm does to a job preempted with PreemptMode=REQUEUE; the profile submits with
       --requeue): the same job id starts again and resumes.
     """
-    workdir = tmp_path_factory.mktemp("slurm_interrupt")
-    shutil.copytree(slurm_run["workdir"], workdir, symlinks=True, dirs_exist_ok=True)
+    workdir = copy_run(slurm_run["workdir"], tmp_path_factory.mktemp("slurm_interrupt") / "run")
     overlay = _write_overlay(
         workdir,
         "slurm-interrupt.yaml",
@@ -446,8 +445,6 @@ def interrupted_training(slurm_run, tmp_path_factory) -> dict:
 
     def freeze_and_mark(job_id: str, attempt: int) -> int:
         subprocess.run(["scontrol", "suspend", job_id], check=True)
-        # Snakemake starts each attempt with an empty rule log: keep this attempt's
-        events[f"train_log_{attempt}"] = train_log.read_text()
         kept = _checkpoints(work)[-1]
         assert kept < MAX_STEPS, f"training finished (checkpoint {kept}) before it could be interrupted"
         rows = _metrics_rows(metrics)
@@ -455,14 +452,17 @@ def interrupted_training(slurm_run, tmp_path_factory) -> dict:
         metrics.write_text("".join(json.dumps({"_attempt": attempt, **r}) + "\n" for r in rows))
         return kept
 
-    def wait_for(what: str, ready) -> str:
+    def running_at_checkpoint(step: int, not_in: set[str] = frozenset()) -> str:
+        """The id of this run's rl_zero job, once it runs and has written checkpoint `step`."""
         deadline = time.time() + 900
         while time.time() < deadline and proc.poll() is None:
-            found = ready()
-            if found:
-                return found
+            job = _running_job(prefix, workdir, "rl_zero", not_in)
+            if job and _checkpoints(work)[-1:] >= [step]:
+                return job
             time.sleep(0.2)
-        raise AssertionError(f"{what} never happened:\n" + log_path.read_text()[-4000:])
+        raise AssertionError(
+            f"rl_zero never ran on Slurm to checkpoint {step}:\n" + log_path.read_text()[-4000:]
+        )
 
     events = {}
     with open(log_path, "w") as log:
@@ -475,30 +475,21 @@ def interrupted_training(slurm_run, tmp_path_factory) -> dict:
         )
     try:
         # 1. scancel after checkpoint 4
-        first = {}
-
-        def first_job_at_checkpoint():
-            first["id"] = first.get("id") or _running_job(prefix, workdir, "rl_zero")
-            return first["id"] if first["id"] and _checkpoints(work)[-1:] >= [SCANCEL_AFTER] else None
-
-        cancelled = wait_for(f"rl_zero on Slurm reaching checkpoint {SCANCEL_AFTER}", first_job_at_checkpoint)
+        cancelled = running_at_checkpoint(SCANCEL_AFTER)
         events["scancel_after"] = freeze_and_mark(cancelled, attempt=1)
         subprocess.run(["scancel", cancelled], check=True)
         events["cancelled"] = cancelled
 
         # 2. Snakemake's retry: a new job; requeue it after checkpoint 8
-        def retry_at_checkpoint():
-            job = _running_job(prefix, workdir, "rl_zero", not_in={cancelled})
-            return job if job and _checkpoints(work)[-1:] >= [REQUEUE_AFTER] else None
-
-        retried = wait_for(f"the retry reaching checkpoint {REQUEUE_AFTER}", retry_at_checkpoint)
+        retried = running_at_checkpoint(REQUEUE_AFTER, not_in={cancelled})
         events["requeue_after"] = freeze_and_mark(retried, attempt=2)
+        # Snakemake starts each attempt with an empty rule log: the retry's, read while it is frozen
+        events["retry_log"] = train_log.read_text()
         subprocess.run(["scontrol", "requeue", retried], check=True)
         events["requeued"] = retried
-        # a job requeued while suspended comes back held (REQUEUE_HOLD, Reason=JobHeldAdmin) once its
-        # processes are gone; a job requeued by preemption is not held: release it
-        # Slurm makes a requeued job eligible again only ~120 s later (its begin time), preempted or not:
-        # the test moves that to now instead of waiting
+        # A job requeued while suspended comes back held (REQUEUE_HOLD, Reason=JobHeldAdmin) once its
+        # processes are gone; a job requeued by preemption is not held: release it. Slurm makes a requeued
+        # job eligible again only ~120 s later (its begin time), preempted or not: move that to now.
         for _ in range(600):
             info = _scontrol_job(retried)
             if "JobHeldAdmin" in info:
@@ -524,7 +515,7 @@ def interrupted_training(slurm_run, tmp_path_factory) -> dict:
     return {
         **events,
         "jobs": [j for j in _sacct_jobs(workdir, prefix, t0) if j["rule"] == "rl_zero"],
-        "train_log_3": train_log.read_text(),
+        "restart_log": train_log.read_text(),
         "metrics": _metrics_rows(workdir / "results/rl_zero/metrics.jsonl"),
     }
 
@@ -534,7 +525,7 @@ def test_scancel_mid_training_retry_resumes_from_last_checkpoint(interrupted_tra
     """`scancel` a training job: Snakemake's retry (retries: 1) resumes it; the step counter continues."""
     run = interrupted_training
     kept = run["scancel_after"]
-    retry_log = run["train_log_2"]  # the retry's rule log, read when it was frozen for the requeue
+    retry_log = run["retry_log"]  # the retry's rule log, read when it was frozen for the requeue
     assert "resuming from checkpoint" in retry_log and f"(step {kept})" in retry_log, retry_log[-3000:]
     # one line per training step (plus the trainer's end-of-training summary, also at the last step)
     steps = [r["step"] for r in run["metrics"] if "train_runtime" not in r]
@@ -560,7 +551,7 @@ def test_requeued_training_job_resumes_from_last_checkpoint(interrupted_training
     run = interrupted_training
     kept = run["requeue_after"]
     assert run["restarts"] == "1", run
-    restart_log = run["train_log_3"]  # the rule log of the requeued job's second start
+    restart_log = run["restart_log"]  # the rule log of the requeued job's second start
     assert "resuming from checkpoint" in restart_log and f"(step {kept})" in restart_log, restart_log[-3000:]
     # the retry's lines up to the requeue checkpoint are kept; the later ones were written after the restart
     assert all(r.get("_attempt") in (1, 2) for r in run["metrics"] if r["step"] <= kept), (
