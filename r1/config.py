@@ -42,11 +42,19 @@ def _check_semantics(config: dict, source: str) -> None:
     if base["source"] == "hf_dir" and not base.get("path"):
         raise ConfigError(f"{source}: base_model.path: required when base_model.source is 'hf_dir'")
     if base["source"] == "random_init" and not base.get("random_init"):
-        raise ConfigError(f"{source}: base_model.random_init: required when base_model.source is 'random_init'")
+        raise ConfigError(
+            f"{source}: base_model.random_init: required when base_model.source is 'random_init'"
+        )
     if config["cold_start"]["source"] == "teacher" and not config["cold_start"].get("teacher_path"):
         raise ConfigError(f"{source}: cold_start.teacher_path: required when cold_start.source is 'teacher'")
     for i, s in enumerate(config["data"]["sources"]):
-        need = ["generator"] if s["kind"] == "reasoning_gym" else [] if s["kind"] == "procedural" else ["path", "problem_field", "answer_field"]
+        need = (
+            ["generator"]
+            if s["kind"] == "reasoning_gym"
+            else []
+            if s["kind"] == "procedural"
+            else ["path", "problem_field", "answer_field"]
+        )
         for key in need:
             if not s.get(key):
                 raise ConfigError(f"{source}: data.sources[{i}].{key}: required for kind '{s['kind']}'")
@@ -57,7 +65,9 @@ def _check_semantics(config: dict, source: str) -> None:
         raise ConfigError(f"{source}: distill.teacher: 'rl_final' needs rl_final.enabled: true")
     for i, st in enumerate(config["distill"]["students"]):
         if not (st.get("path") or st.get("init")):
-            raise ConfigError(f"{source}: distill.students[{i}]: give 'path' (HF dir) or 'init' (random init)")
+            raise ConfigError(
+                f"{source}: distill.students[{i}]: give 'path' (HF dir) or 'init' (random init)"
+            )
 
 
 def load_config(path: str | Path) -> dict:

@@ -44,27 +44,50 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
     name = spec["name"]
     rows: list[dict] = []
     if spec["kind"] == "procedural":
-        rows = procedural_rows(spec.get("generator", "arithmetic"), spec.get("size", 100),
-                               seed + stable_int(name) % 100_000, **spec.get("options", {}))
+        rows = procedural_rows(
+            spec.get("generator", "arithmetic"),
+            spec.get("size", 100),
+            seed + stable_int(name) % 100_000,
+            **spec.get("options", {}),
+        )
     elif spec["kind"] == "reasoning_gym":
         import reasoning_gym
 
-        ds = reasoning_gym.create_dataset(spec["generator"], size=spec.get("size", 100),
-                                          seed=seed + stable_int(name) % 100_000, **spec.get("options", {}))
+        ds = reasoning_gym.create_dataset(
+            spec["generator"],
+            size=spec.get("size", 100),
+            seed=seed + stable_int(name) % 100_000,
+            **spec.get("options", {}),
+        )
         for i in range(len(ds)):
             item = ds[i]
             meta = item.get("metadata", {}) or {}
-            rows.append({"row": i, "problem": item.get("question"), "answer": item.get("answer"),
-                         "reasoning": meta.get("answer_cot"), "difficulty": str(meta.get("difficulty", ""))})
+            rows.append(
+                {
+                    "row": i,
+                    "problem": item.get("question"),
+                    "answer": item.get("answer"),
+                    "reasoning": meta.get("answer_cot"),
+                    "difficulty": str(meta.get("difficulty", "")),
+                }
+            )
     elif spec["kind"] == "file":
         pf, af = spec["problem_field"], spec["answer_field"]
         for i, raw in enumerate(_read_table(spec["path"])):
             answer = raw.get(af)
             if spec.get("answer_format") == "gsm8k" and isinstance(answer, str):
                 answer = gsm8k_final_answer(answer)
-            rows.append({"row": i, "problem": raw.get(pf), "answer": answer, "reasoning": raw.get("reasoning"),
-                         "difficulty": str(raw.get("difficulty", "") or ""), "_raw": raw,
-                         "_id": raw.get(spec["id_field"]) if spec.get("id_field") else None})
+            rows.append(
+                {
+                    "row": i,
+                    "problem": raw.get(pf),
+                    "answer": answer,
+                    "reasoning": raw.get("reasoning"),
+                    "difficulty": str(raw.get("difficulty", "") or ""),
+                    "_raw": raw,
+                    "_id": raw.get(spec["id_field"]) if spec.get("id_field") else None,
+                }
+            )
     else:
         raise ValueError(f"data source {name!r}: unknown kind {spec['kind']!r}")
 
@@ -78,24 +101,34 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
         elif answer is None or (isinstance(answer, float) and pd.isna(answer)) or not str(answer).strip():
             field, reason = spec.get("answer_field", "answer"), "missing or empty answer"
         if reason:
-            bad.append({"source": name, "row": r["row"], "field": field, "reason": f"{where}: row {r['row']}: {reason}",
-                        "raw": repr(r.get("_raw", {k: r[k] for k in ("problem", "answer")}))[:2000]})
+            bad.append(
+                {
+                    "source": name,
+                    "row": r["row"],
+                    "field": field,
+                    "reason": f"{where}: row {r['row']}: {reason}",
+                    "raw": repr(r.get("_raw", {k: r[k] for k in ("problem", "answer")}))[:2000],
+                }
+            )
             continue
-        good.append({
-            "id": f"{name}:{r['_id'] if r.get('_id') is not None else r['row']}",
-            "source": name,
-            "problem": problem.strip(),
-            "answer": str(answer).strip(),
-            "reasoning": r.get("reasoning"),
-            "domain": spec.get("domain", "math"),
-            "difficulty": r.get("difficulty", ""),
-            "language": spec.get("language", "en"),
-        })
+        good.append(
+            {
+                "id": f"{name}:{r['_id'] if r.get('_id') is not None else r['row']}",
+                "source": name,
+                "problem": problem.strip(),
+                "answer": str(answer).strip(),
+                "reasoning": r.get("reasoning"),
+                "domain": spec.get("domain", "math"),
+                "difficulty": r.get("difficulty", ""),
+                "language": spec.get("language", "en"),
+            }
+        )
     return good, bad
 
 
-def procedural_rows(generator: str, size: int, seed: int, min_terms: int = 2, max_terms: int = 3,
-                    max_value: int = 99) -> list[dict]:
+def procedural_rows(
+    generator: str, size: int, seed: int, min_terms: int = 2, max_terms: int = 3, max_value: int = 99
+) -> list[dict]:
     """r1's own seeded arithmetic problems with an exact answer and a step-by-step reasoning trace."""
     import random
 
@@ -113,8 +146,15 @@ def procedural_rows(generator: str, size: int, seed: int, min_terms: int = 2, ma
             steps.append(f"{total} {o} {t} = {new}.")
             total = new
         reasoning = " ".join(steps) + f" So the result is {total}."
-        rows.append({"row": i, "problem": f"What is {expr}?", "answer": str(total), "reasoning": reasoning,
-                     "difficulty": str(len(terms))})
+        rows.append(
+            {
+                "row": i,
+                "problem": f"What is {expr}?",
+                "answer": str(total),
+                "reasoning": reasoning,
+                "difficulty": str(len(terms)),
+            }
+        )
     return rows
 
 
@@ -147,8 +187,12 @@ def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
     matches = [find_contamination(t, index, n=n) for t in df[text_column]]
     hit = pd.Series([m is not None for m in matches], index=df.index)
     if hit.any():
-        log.warning("decontamination: dropped %d/%d rows of %s overlapping eval benchmarks", int(hit.sum()),
-                    len(df), text_column)
+        log.warning(
+            "decontamination: dropped %d/%d rows of %s overlapping eval benchmarks",
+            int(hit.sum()),
+            len(df),
+            text_column,
+        )
     return df[~hit].reset_index(drop=True), df[hit].assign(benchmark_id=[m for m in matches if m is not None])
 
 
@@ -156,8 +200,14 @@ def normalized_problem(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text.lower())).strip()
 
 
-def build_dataset(sources: list[dict], benchmark_specs: list[dict], seed: int, eval_fraction: float,
-                  ngram: int = 10, drop_contaminated: bool = True):
+def build_dataset(
+    sources: list[dict],
+    benchmark_specs: list[dict],
+    seed: int,
+    eval_fraction: float,
+    ngram: int = 10,
+    drop_contaminated: bool = True,
+):
     """Return (train, eval, quarantine, contamination, stats) DataFrames/dict for the configured sources."""
     from r1.decontam import find_contamination
 
@@ -178,16 +228,30 @@ def build_dataset(sources: list[dict], benchmark_specs: list[dict], seed: int, e
             match = find_contamination(row["problem"], index, n=ngram)
             if match is not None:
                 st["contaminated"] += 1
-                contamination.append({"id": row["id"], "source": row["source"], "benchmark_id": match,
-                                      "problem": row["problem"], "dropped": drop_contaminated})
+                contamination.append(
+                    {
+                        "id": row["id"],
+                        "source": row["source"],
+                        "benchmark_id": match,
+                        "problem": row["problem"],
+                        "dropped": drop_contaminated,
+                    }
+                )
                 if drop_contaminated:
                     continue
             kept.append(row)
-        st["kept"] = st["rows_in"] - st["quarantined"] - st["duplicates"] - (st["contaminated"] if drop_contaminated else 0)
+        st["kept"] = (
+            st["rows_in"]
+            - st["quarantined"]
+            - st["duplicates"]
+            - (st["contaminated"] if drop_contaminated else 0)
+        )
         stats[spec["name"]] = st
         log.info("source %s: %s", spec["name"], st)
         if bad:
-            log.warning("source %s: %d invalid rows quarantined (first: %s)", spec["name"], len(bad), bad[0]["reason"])
+            log.warning(
+                "source %s: %d invalid rows quarantined (first: %s)", spec["name"], len(bad), bad[0]["reason"]
+            )
 
     df = pd.DataFrame(kept, columns=COLUMNS + ["reasoning"])
     is_eval = df["id"].map(lambda i: (stable_int(seed, "split", i) % 10_000) / 10_000 < eval_fraction)
@@ -195,7 +259,17 @@ def build_dataset(sources: list[dict], benchmark_specs: list[dict], seed: int, e
     for name in stats:
         stats[name]["train"] = int((train["source"] == name).sum())
         stats[name]["eval"] = int((evals["source"] == name).sum())
-    log.info("dataset: %d train, %d eval, %d quarantined, %d contaminated", len(train), len(evals),
-             len(quarantine), len(contamination))
-    return (train, evals, pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS),
-            pd.DataFrame(contamination, columns=["id", "source", "benchmark_id", "problem", "dropped"]), stats)
+    log.info(
+        "dataset: %d train, %d eval, %d quarantined, %d contaminated",
+        len(train),
+        len(evals),
+        len(quarantine),
+        len(contamination),
+    )
+    return (
+        train,
+        evals,
+        pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS),
+        pd.DataFrame(contamination, columns=["id", "source", "benchmark_id", "problem", "dropped"]),
+        stats,
+    )

@@ -110,8 +110,11 @@ def find_contamination_batch(texts: Iterable[str], index: NgramIndex) -> list[st
     return [find_contamination(t, index) for t in texts]
 
 
-def benchmark_eval_items(names: Iterable[str] = ("gsm8k", "math500"), include_solutions: bool = True,
-                         solution_fields: Mapping[str, str] | None = None) -> dict[str, str]:
+def benchmark_eval_items(
+    names: Iterable[str] = ("gsm8k", "math500"),
+    include_solutions: bool = True,
+    solution_fields: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Eval items of the default benchmarks as {"<benchmark>:<problem id>": problem [+ solution]}.
 
     The paper filters against eval questions and solutions; solutions are read from `solution_fields`

@@ -45,7 +45,11 @@ def apply_filters(samples: pd.DataFrame, filters: dict, prefilled: bool = False)
 
 def drop_counts(filtered: pd.DataFrame) -> dict:
     counts = filtered.loc[~filtered["keep"], "reason"].value_counts().to_dict()
-    return {"n_samples": len(filtered), "kept": int(filtered["keep"].sum()), **{f"dropped_{k}": int(v) for k, v in counts.items()}}
+    return {
+        "n_samples": len(filtered),
+        "kept": int(filtered["keep"].sum()),
+        **{f"dropped_{k}": int(v) for k, v in counts.items()},
+    }
 
 
 def to_reasoning_summary(completion: str, extracted: str | None, prefilled: bool = False) -> str:
@@ -63,9 +67,14 @@ def sft_rows(kept: pd.DataFrame, prefilled: bool = False) -> pd.DataFrame:
     """Kept samples → SFT pairs (prompt = the user's problem with the math instruction, completion reformatted)."""
     from r1.prompts import user_message
 
-    return pd.DataFrame({
-        "id": kept["id"].tolist(),
-        "source": "generated",
-        "prompt": [user_message(p) for p in kept["problem"]],
-        "completion": [to_reasoning_summary(c, e, prefilled) for c, e in zip(kept["completion"], kept["extracted"], strict=True)],
-    })
+    return pd.DataFrame(
+        {
+            "id": kept["id"].tolist(),
+            "source": "generated",
+            "prompt": [user_message(p) for p in kept["problem"]],
+            "completion": [
+                to_reasoning_summary(c, e, prefilled)
+                for c, e in zip(kept["completion"], kept["extracted"], strict=True)
+            ],
+        }
+    )

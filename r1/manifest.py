@@ -51,8 +51,20 @@ def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "trl", "accelerate", "datasets", "snakemake", "math-verify",
-                 "reasoning-gym", "pandas", "pyarrow", "vllm", "deepspeed"):
+    for name in (
+        "torch",
+        "transformers",
+        "trl",
+        "accelerate",
+        "datasets",
+        "snakemake",
+        "math-verify",
+        "reasoning-gym",
+        "pandas",
+        "pyarrow",
+        "vllm",
+        "deepspeed",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -64,10 +76,16 @@ def package_versions() -> dict:
 def git_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (sha + ("-dirty" if dirty else "")) if sha else None
@@ -87,12 +105,25 @@ def upstream_manifest(path: str | Path) -> Path | None:
     return None
 
 
-def build_manifest(*, rule: str, inputs: dict[str, list[str]], outputs: dict[str, list[str]], params: dict,
-                   code_files: list[str], seed: int | None, started: str, finished: str,
-                   manifest_path: str) -> dict:
+def build_manifest(
+    *,
+    rule: str,
+    inputs: dict[str, list[str]],
+    outputs: dict[str, list[str]],
+    params: dict,
+    code_files: list[str],
+    seed: int | None,
+    started: str,
+    finished: str,
+    manifest_path: str,
+) -> dict:
     input_hashes = {p: sha256_path(p) for paths in inputs.values() for p in paths if Path(p).exists()}
-    output_hashes = {p: sha256_path(p) for paths in outputs.values() for p in paths
-                     if Path(p).exists() and Path(p).resolve() != Path(manifest_path).resolve()}
+    output_hashes = {
+        p: sha256_path(p)
+        for paths in outputs.values()
+        for p in paths
+        if Path(p).exists() and Path(p).resolve() != Path(manifest_path).resolve()
+    }
     upstream = {}
     for p in input_hashes:
         if p in code_files:

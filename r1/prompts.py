@@ -34,8 +34,9 @@ def user_message(problem: str, instruction: str | None = MATH_INSTRUCTION) -> st
     return f"{problem}\n{instruction}" if instruction else problem
 
 
-def render_prompt(tokenizer, problem: str, style: str, instruction: str | None = MATH_INSTRUCTION,
-                  prefill: str = "") -> str:
+def render_prompt(
+    tokenizer, problem: str, style: str, instruction: str | None = MATH_INSTRUCTION, prefill: str = ""
+) -> str:
     """Render one problem as the exact text the model continues.
 
     `r1_zero` is the paper's raw template (no chat template); `chat` applies the tokenizer's chat template

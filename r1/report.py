@@ -91,8 +91,9 @@ def plot_curves(metric_files: list[str], panels: list[tuple[str, str]], png: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(metric_files), len(panels), figsize=(4.2 * len(panels), 3.0 * len(metric_files)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(metric_files), len(panels), figsize=(4.2 * len(panels), 3.0 * len(metric_files)), squeeze=False
+    )
     for row, path in enumerate(metric_files):
         df = read_metrics(path)
         for ax, (key, title) in zip(axes[row], panels, strict=True):
@@ -105,29 +106,37 @@ def _html_table(df: pd.DataFrame, title: str) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{padding:3px 8px}"
-            "td{text-align:right}</style>"
-            f"</head><body><h2>{html.escape(title)}</h2>\n{body}\n</body></html>\n")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{padding:3px 8px}"
+        "td{text-align:right}</style>"
+        f"</head><body><h2>{html.escape(title)}</h2>\n{body}\n</body></html>\n"
+    )
 
 
 def data_stats_table(stats: dict) -> pd.DataFrame:
     """One row per prompt source (rows read, quarantined, duplicates, decontaminated, kept, split) plus a total."""
-    rows = [{"source": name, **{label: st.get(key) for key, label in DATA_COLUMNS.items()}}
-            for name, st in stats["sources"].items()]
+    rows = [
+        {"source": name, **{label: st.get(key) for key, label in DATA_COLUMNS.items()}}
+        for name, st in stats["sources"].items()
+    ]
     df = pd.DataFrame(rows, columns=["source", *DATA_COLUMNS.values()])
     if len(df):
-        total = {"source": "total", **{c: int(pd.to_numeric(df[c], errors="coerce").fillna(0).sum())
-                                       for c in DATA_COLUMNS.values()}}
+        total = {
+            "source": "total",
+            **{c: int(pd.to_numeric(df[c], errors="coerce").fillna(0).sum()) for c in DATA_COLUMNS.values()},
+        }
         df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
     return df
 
 
 def data_stats_html(stats_path: str | Path) -> str:
     stats = json.loads(Path(stats_path).read_text())
-    note = ("<p>Quarantined rows (with the file, row, field and reason) are in <code>results/data/quarantine.parquet"
-            "</code>; rows dropped for overlapping an eval benchmark (word n-grams) in "
-            "<code>results/data/contamination.parquet</code>.</p>")
+    note = (
+        "<p>Quarantined rows (with the file, row, field and reason) are in <code>results/data/quarantine.parquet"
+        "</code>; rows dropped for overlapping an eval benchmark (word n-grams) in "
+        "<code>results/data/contamination.parquet</code>.</p>"
+    )
     return _page("Prompt data by source", _html_table(data_stats_table(stats), "per source") + note)
 
 
@@ -137,11 +146,22 @@ def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
         s = json.loads(Path(path).read_text())
         f = s.get("filter", {})
         n, kept = f.get("n_samples"), f.get("kept")
-        rows.append({"stage": stage, "samples generated": n, "kept": kept,
-                     "yield": round(kept / n, 3) if n and kept is not None else None,
-                     **{k.removeprefix("dropped_") + " (dropped)": v for k, v in f.items() if k.startswith("dropped_")},
-                     "verified rows": s.get("verified_rows"), "decontaminated": s.get("decontaminated"),
-                     "SFT rows": s.get("dataset_rows")})
+        rows.append(
+            {
+                "stage": stage,
+                "samples generated": n,
+                "kept": kept,
+                "yield": round(kept / n, 3) if n and kept is not None else None,
+                **{
+                    k.removeprefix("dropped_") + " (dropped)": v
+                    for k, v in f.items()
+                    if k.startswith("dropped_")
+                },
+                "verified rows": s.get("verified_rows"),
+                "decontaminated": s.get("decontaminated"),
+                "SFT rows": s.get("dataset_rows"),
+            }
+        )
     df = pd.DataFrame(rows)
     counts = [c for c in df.columns if c not in ("stage", "yield")]
     df[counts] = df[counts].astype("Int64")  # counts stay integers where a stage lacks a column
@@ -149,11 +169,15 @@ def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
 
 
 def yield_html(stage_stats: dict[str, str | Path]) -> str:
-    note = ("<p><b>distill</b> is the teacher generation for the distilled students; "
-            "<i>verified rows</i> are grader-correct teacher samples, the rest fill up to "
-            "<code>distill.min_examples</code> and are flagged.</p>")
-    return _page("Generate-and-filter yield (cold start, rejection sampling, teacher generation)",
-                 _html_table(yield_table(stage_stats), "per stage") + note)
+    note = (
+        "<p><b>distill</b> is the teacher generation for the distilled students; "
+        "<i>verified rows</i> are grader-correct teacher samples, the rest fill up to "
+        "<code>distill.min_examples</code> and are flagged.</p>"
+    )
+    return _page(
+        "Generate-and-filter yield (cold start, rejection sampling, teacher generation)",
+        _html_table(yield_table(stage_stats), "per stage") + note,
+    )
 
 
 def provenance_table(manifests: list[str | Path]) -> pd.DataFrame:
@@ -161,21 +185,37 @@ def provenance_table(manifests: list[str | Path]) -> pd.DataFrame:
     for path in manifests:
         m = json.loads(Path(path).read_text())
         v = m.get("versions", {})
-        rows.append({"artifact": str(Path(path).parent), "rule": m.get("rule"),
-                     "config sha256": (m.get("config_sha256") or "")[:12],
-                     "code sha256": (m.get("code_sha256") or "")[:12], "seed": m.get("seed"),
-                     "inputs": len(m.get("inputs", {})), "upstream manifests": len(m.get("upstream_manifests", {})),
-                     "r1 commit": (v.get("r1") or "")[:19], "torch": v.get("torch"),
-                     "transformers": v.get("transformers"), "trl": v.get("trl"), "snakemake": v.get("snakemake"),
-                     "host": m.get("host"), "started": m.get("started"), "finished": m.get("finished")})
+        rows.append(
+            {
+                "artifact": str(Path(path).parent),
+                "rule": m.get("rule"),
+                "config sha256": (m.get("config_sha256") or "")[:12],
+                "code sha256": (m.get("code_sha256") or "")[:12],
+                "seed": m.get("seed"),
+                "inputs": len(m.get("inputs", {})),
+                "upstream manifests": len(m.get("upstream_manifests", {})),
+                "r1 commit": (v.get("r1") or "")[:19],
+                "torch": v.get("torch"),
+                "transformers": v.get("transformers"),
+                "trl": v.get("trl"),
+                "snakemake": v.get("snakemake"),
+                "host": m.get("host"),
+                "started": m.get("started"),
+                "finished": m.get("finished"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def provenance_html(manifests: list[str | Path]) -> str:
-    note = ("<p>Full hashes, every input and output file's sha256 and the command line are in each "
-            "<code>manifest.json</code>. <code>python -m r1 audit results/</code> re-hashes every artifact "
-            "and checks each manifest chain back to the sources.</p>")
-    return _page("Provenance (from manifest.json files)", _html_table(provenance_table(manifests), "artifacts") + note)
+    note = (
+        "<p>Full hashes, every input and output file's sha256 and the command line are in each "
+        "<code>manifest.json</code>. <code>python -m r1 audit results/</code> re-hashes every artifact "
+        "and checks each manifest chain back to the sources.</p>"
+    )
+    return _page(
+        "Provenance (from manifest.json files)", _html_table(provenance_table(manifests), "artifacts") + note
+    )
 
 
 def build_report_assets(job) -> None:
@@ -184,11 +224,20 @@ def build_report_assets(job) -> None:
     for png in job.output["rl_curves"]:
         stage = Path(png).stem
         if stage not in metrics:
-            raise ValueError(f"report_assets: no metrics.jsonl for RL stage {stage!r} among {sorted(metrics)}")
+            raise ValueError(
+                f"report_assets: no metrics.jsonl for RL stage {stage!r} among {sorted(metrics)}"
+            )
         plot_stage(metrics[stage], png, RL_PANELS, stage)
     plot_curves(job.inputs("sft_metrics"), SFT_PANELS, job.out("sft_curves"))
     write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats")))
-    write_text(job.out("generation_yield"), yield_html({
-        "cold_start": job.inp("cold_start_stats"), "rejection_sampling": job.inp("rejection_stats"),
-        "distill": job.inp("distill_stats")}))
+    write_text(
+        job.out("generation_yield"),
+        yield_html(
+            {
+                "cold_start": job.inp("cold_start_stats"),
+                "rejection_sampling": job.inp("rejection_stats"),
+                "distill": job.inp("distill_stats"),
+            }
+        ),
+    )
     write_text(job.out("provenance"), provenance_html(job.inputs("manifests")))

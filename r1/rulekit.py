@@ -67,7 +67,11 @@ class JobSpec:
                 out[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
             return out
 
-        resources = {k: v for k, v in smk.resources.items() if isinstance(v, (int, float, str)) and not k.startswith("_")}
+        resources = {
+            k: v
+            for k, v in smk.resources.items()
+            if isinstance(v, (int, float, str)) and not k.startswith("_")
+        }
         return cls(
             target=target,
             rule=smk.rule,
@@ -92,8 +96,12 @@ def _resolve(target: str):
 
 
 def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -129,8 +137,13 @@ def run_job(spec: JobSpec) -> None:
     import torch
 
     torch.set_num_threads(max(1, spec.threads))
-    log.info("rule %s: start (target %s, threads %d, resources %s)", spec.rule, spec.target, spec.threads,
-             spec.resources)
+    log.info(
+        "rule %s: start (target %s, threads %d, resources %s)",
+        spec.rule,
+        spec.target,
+        spec.threads,
+        spec.resources,
+    )
     _resolve(spec.target)(spec)
     log.info("rule %s: done", spec.rule)
 
@@ -166,8 +179,14 @@ def run_rule(smk, target: str) -> None:
         if "manifest" in spec.output:
             code = spec.inputs("code")
             manifest = build_manifest(
-                rule=spec.rule, inputs=spec.input, outputs=spec.output, params=spec.params, code_files=code,
-                seed=spec.params.get("seed"), started=started, finished=dt.datetime.now(dt.UTC).isoformat(),
+                rule=spec.rule,
+                inputs=spec.input,
+                outputs=spec.output,
+                params=spec.params,
+                code_files=code,
+                seed=spec.params.get("seed"),
+                started=started,
+                finished=dt.datetime.now(dt.UTC).isoformat(),
                 manifest_path=spec.out("manifest"),
             )
             write_manifest(spec.out("manifest"), manifest)

@@ -11,15 +11,31 @@ from r1.prompts import render_prompt
 
 log = logging.getLogger(__name__)
 
-SAMPLE_COLUMNS = ["id", "problem", "answer", "language", "sample_idx", "prompt", "completion", "n_tokens",
-                  "truncated", "extracted", "correct", "timed_out"]
+SAMPLE_COLUMNS = [
+    "id",
+    "problem",
+    "answer",
+    "language",
+    "sample_idx",
+    "prompt",
+    "completion",
+    "n_tokens",
+    "truncated",
+    "extracted",
+    "correct",
+    "timed_out",
+]
 
 
 def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict:
     """Backend options from config `generation`; vLLM gets tensor parallelism = the GPUs this job was granted."""
     backend = generation.get("backend", "transformers")
     if backend == "transformers":
-        opts = {k: generation[k] for k in ("dtype", "device", "batch_size", "cache_implementation") if k in generation}
+        opts = {
+            k: generation[k]
+            for k in ("dtype", "device", "batch_size", "cache_implementation")
+            if k in generation
+        }
         return opts
     from r1.cluster import vllm_parallelism
 
@@ -29,29 +45,66 @@ def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict
     return {**opts, **generation.get("vllm", {})}
 
 
-def sample_and_grade(model_dir: str, rows: pd.DataFrame, *, prompt_style: str, samples_per_prompt: int,
-                     temperature: float, max_new_tokens: int, generation: dict, grading: dict, seed: int,
-                     prefill: str = "", desc: str = "sample", n_gpus: int = 0) -> pd.DataFrame:
+def sample_and_grade(
+    model_dir: str,
+    rows: pd.DataFrame,
+    *,
+    prompt_style: str,
+    samples_per_prompt: int,
+    temperature: float,
+    max_new_tokens: int,
+    generation: dict,
+    grading: dict,
+    seed: int,
+    prefill: str = "",
+    desc: str = "sample",
+    n_gpus: int = 0,
+) -> pd.DataFrame:
     from r1.grading import grade_batch
 
-    gen = load_generator(model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus))
+    gen = load_generator(
+        model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus)
+    )
     prompts = [render_prompt(gen.tokenizer, p, prompt_style, prefill=prefill) for p in rows["problem"]]
-    params = SamplingParams(n=samples_per_prompt, temperature=temperature, top_p=1.0,
-                            max_new_tokens=max_new_tokens, seed=seed)
+    params = SamplingParams(
+        n=samples_per_prompt, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed
+    )
     outs = gen.generate(prompts, params, desc=desc)
     records = []
     for (_, row), prompt, samples in zip(rows.iterrows(), prompts, outs, strict=True):
         for j, s in enumerate(samples):
-            records.append({"id": row["id"], "problem": row["problem"], "answer": row["answer"],
-                            "language": row.get("language", "en"), "sample_idx": j, "prompt": prompt,
-                            "completion": prefill + s.text, "n_tokens": s.n_tokens, "truncated": s.truncated})
+            records.append(
+                {
+                    "id": row["id"],
+                    "problem": row["problem"],
+                    "answer": row["answer"],
+                    "language": row.get("language", "en"),
+                    "sample_idx": j,
+                    "prompt": prompt,
+                    "completion": prefill + s.text,
+                    "n_tokens": s.n_tokens,
+                    "truncated": s.truncated,
+                }
+            )
     df = pd.DataFrame(records, columns=SAMPLE_COLUMNS[:10])
-    grades = grade_batch(df["completion"].tolist(), df["answer"].tolist(), mode=grading.get("mode", "lenient"),
-                         timeout_s=grading.get("timeout_s", 2.0))
+    grades = grade_batch(
+        df["completion"].tolist(),
+        df["answer"].tolist(),
+        mode=grading.get("mode", "lenient"),
+        timeout_s=grading.get("timeout_s", 2.0),
+    )
     df["extracted"] = [g.extracted for g in grades]
     df["correct"] = [g.correct for g in grades]
     df["timed_out"] = [g.timed_out for g in grades]
     n_ok = int((df["correct"] == True).sum())  # noqa: E712 - correct may be None
-    log.info("%s: %d samples from %d prompts, %d correct (%.1f%%), %d truncated, mean %.1f tokens", desc, len(df),
-             len(rows), n_ok, 100 * n_ok / max(1, len(df)), int(df["truncated"].sum()), df["n_tokens"].mean())
+    log.info(
+        "%s: %d samples from %d prompts, %d correct (%.1f%%), %d truncated, mean %.1f tokens",
+        desc,
+        len(df),
+        len(rows),
+        n_ok,
+        100 * n_ok / max(1, len(df)),
+        int(df["truncated"].sum()),
+        df["n_tokens"].mean(),
+    )
     return df

@@ -52,8 +52,14 @@ def make_args(config_cls, trl_cfg: dict, work_dir: Path, seed: int, where: str):
     }
     kwargs.update(trl_cfg)
     args = config_cls(**kwargs)
-    log.info("%s: %s on %s, bf16=%s, gradient_checkpointing=%s", where, config_cls.__name__,
-             "cuda" if on_gpu else "cpu", args.bf16, args.gradient_checkpointing)
+    log.info(
+        "%s: %s on %s, bf16=%s, gradient_checkpointing=%s",
+        where,
+        config_cls.__name__,
+        "cuda" if on_gpu else "cpu",
+        args.bf16,
+        args.gradient_checkpointing,
+    )
     return args
 
 
@@ -90,7 +96,9 @@ def prepare_work_dir(work_dir: Path, fp: str):
         return None
     step = int(Path(last).name.split("-")[-1])
     if metrics.exists():  # drop lines logged after the checkpoint: they will be redone
-        lines = [ln for ln in metrics.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= step]
+        lines = [
+            ln for ln in metrics.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= step
+        ]
         metrics.write_text("".join(ln + "\n" for ln in lines))
     log.info("resuming from checkpoint %s (step %d)", last, step)
     return last
@@ -174,35 +182,46 @@ def grpo_trainer_class():
                 return False
             return use_static_decoder(args.cache_implementation, str(self.accelerator.device))
 
-        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
-                                  has_tool_images=False):
+        def _generate_single_turn(
+            self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False
+        ):
             from trl.models import unwrap_model_for_generation
             from trl.trainer.utils import pad
 
             if not self._r1_fast_rollouts(images, multimodal_fields):
-                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
-                                                     has_tool_images=has_tool_images)
+                return super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
+                )
             device = self.accelerator.device
             pad_id = self._tokenizer.pad_token_id
             prompts = [torch.tensor(ids) for ids in prompt_ids]
             input_ids = pad(prompts, padding_value=pad_id, padding_side="left").to(device)
             mask = pad([torch.ones_like(t) for t in prompts], padding_value=0, padding_side="left").to(device)
             with (
-                unwrap_model_for_generation(self.model_wrapped, self.accelerator,
-                                            gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
-                as model,
+                unwrap_model_for_generation(
+                    self.model_wrapped,
+                    self.accelerator,
+                    gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+                ) as model,
                 torch.no_grad(),
             ):
                 if self._r1_decoder is None or self._r1_decoder.source is not model:
                     # bf16 (fp16) rollouts from the fp32 master weights: a private copy refreshed per rollout.
                     dtype = torch.bfloat16 if self.args.bf16 else torch.float16 if self.args.fp16 else None
                     self._r1_decoder = StaticCacheDecoder(model, weights_dtype=dtype)
-                new = self._r1_decoder.generate(input_ids, mask, max_new_tokens=self.max_completion_length,
-                                                temperature=self.temperature, top_p=self.top_p,
-                                                eos_token_ids=self.eos_token_ids, pad_token_id=pad_id)
+                new = self._r1_decoder.generate(
+                    input_ids,
+                    mask,
+                    max_new_tokens=self.max_completion_length,
+                    temperature=self.temperature,
+                    top_p=self.top_p,
+                    eos_token_ids=self.eos_token_ids,
+                    pad_token_id=pad_id,
+                )
             if new is None:  # static cache too large for free memory
-                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
-                                                     has_tool_images=has_tool_images)
+                return super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
+                )
             # Keep each completion up to and including its first EOS, as TRL's generate path does.
             is_eos = torch.isin(new, torch.tensor(self.eos_token_ids, device=new.device))
             lengths = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, new.size(1)).tolist()
@@ -223,12 +242,27 @@ def rl_prompt_dataset(train: pd.DataFrame, num_prompts: int, prompt_style: str, 
         prompts = [R1_ZERO_TEMPLATE.format(prompt=p) for p in rows["problem"]]
     else:
         prompts = [[{"role": "user", "content": user_message(p)}] for p in rows["problem"]]
-    return Dataset.from_dict({"prompt": prompts, "answer": rows["answer"].tolist(),
-                              "language": rows["language"].tolist(), "id": rows["id"].tolist()})
+    return Dataset.from_dict(
+        {
+            "prompt": prompts,
+            "answer": rows["answer"].tolist(),
+            "language": rows["language"].tolist(),
+            "id": rows["id"].tolist(),
+        }
+    )
 
 
-def grpo_trainer(*, model_dir: str, dataset, stage_cfg: dict, stage: str, grading: dict, work_dir: Path, seed: int,
-                 callbacks: list | None = None):
+def grpo_trainer(
+    *,
+    model_dir: str,
+    dataset,
+    stage_cfg: dict,
+    stage: str,
+    grading: dict,
+    work_dir: Path,
+    seed: int,
+    callbacks: list | None = None,
+):
     """The GRPO trainer of an RL stage (also used by bench/grpo_gpu.py): r1's rewards, config and rollouts."""
     from transformers import AutoTokenizer
     from trl import GRPOConfig
@@ -236,33 +270,80 @@ def grpo_trainer(*, model_dir: str, dataset, stage_cfg: dict, stage: str, gradin
     from r1.generation import use_static_decoder
     from r1.rewards import build_reward_funcs
 
-    specs = [{**({"mode": grading.get("mode"), "timeout_s": grading.get("timeout_s")} if r["name"] == "accuracy"
-                 else {}), **r} for r in stage_cfg["rewards"]]
+    specs = [
+        {
+            **(
+                {"mode": grading.get("mode"), "timeout_s": grading.get("timeout_s")}
+                if r["name"] == "accuracy"
+                else {}
+            ),
+            **r,
+        }
+        for r in stage_cfg["rewards"]
+    ]
     specs = [{k: v for k, v in s.items() if v is not None} for s in specs]
     funcs, weights = build_reward_funcs(specs)
     trl = stage_cfg["trl"]
-    static = (cuda_available() and not trl.get("use_vllm")
-              and use_static_decoder(trl.get("cache_implementation"), "cuda"))
+    static = (
+        cuda_available()
+        and not trl.get("use_vllm")
+        and use_static_decoder(trl.get("cache_implementation"), "cuda")
+    )
     trl_cfg = {"reward_weights": weights, "model_init_kwargs": _model_kwargs(static_decode=static), **trl}
     args = make_args(GRPOConfig, trl_cfg, work_dir, seed, stage)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
-    log.info("%s: GRPO on %d prompts, rewards %s, weights %s, loss %s, beta %s, rollouts %s", stage, len(dataset),
-             [f.__name__ for f in funcs], weights, args.loss_type, args.beta,
-             "vLLM " + args.vllm_mode if args.use_vllm else "r1 static-cache CUDA graphs" if static
-             else "transformers generate")
-    return grpo_trainer_class()(model=model_dir, reward_funcs=funcs, args=args, train_dataset=dataset,
-                                processing_class=tokenizer, callbacks=callbacks)
+    log.info(
+        "%s: GRPO on %d prompts, rewards %s, weights %s, loss %s, beta %s, rollouts %s",
+        stage,
+        len(dataset),
+        [f.__name__ for f in funcs],
+        weights,
+        args.loss_type,
+        args.beta,
+        "vLLM " + args.vllm_mode
+        if args.use_vllm
+        else "r1 static-cache CUDA graphs"
+        if static
+        else "transformers generate",
+    )
+    return grpo_trainer_class()(
+        model=model_dir,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
 
 
-def train_grpo(*, model_dir: str, train_parquet: str, stage_cfg: dict, stage: str, grading: dict, work_dir: str,
-               model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+def train_grpo(
+    *,
+    model_dir: str,
+    train_parquet: str,
+    stage_cfg: dict,
+    stage: str,
+    grading: dict,
+    work_dir: str,
+    model_out: str,
+    metrics_out: str,
+    seed: int,
+    fp: str,
+) -> None:
     work = Path(work_dir)
     resume = prepare_work_dir(work, fp)
     train = pd.read_parquet(train_parquet)
     dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
-    trainer = grpo_trainer(model_dir=model_dir, dataset=dataset, stage_cfg=stage_cfg, stage=stage, grading=grading,
-                           work_dir=work, seed=seed, callbacks=[metrics_callback(work / "metrics.jsonl")])
+    trainer = grpo_trainer(
+        model_dir=model_dir,
+        dataset=dataset,
+        stage_cfg=stage_cfg,
+        stage=stage,
+        grading=grading,
+        work_dir=work,
+        seed=seed,
+        callbacks=[metrics_callback(work / "metrics.jsonl")],
+    )
     trainer.train(resume_from_checkpoint=resume)
     _finish(trainer, trainer.processing_class, work, model_out, metrics_out)
 
@@ -271,14 +352,26 @@ def sft_dataset(df: pd.DataFrame):
     """Conversational prompt/completion pairs: TRL then trains on the completion only."""
     from datasets import Dataset
 
-    return Dataset.from_dict({
-        "prompt": [[{"role": "user", "content": p}] for p in df["prompt"]],
-        "completion": [[{"role": "assistant", "content": c}] for c in df["completion"]],
-    })
+    return Dataset.from_dict(
+        {
+            "prompt": [[{"role": "user", "content": p}] for p in df["prompt"]],
+            "completion": [[{"role": "assistant", "content": c}] for c in df["completion"]],
+        }
+    )
 
 
-def train_sft(*, model_dir: str, dataset_parquets: list[str], stage_cfg: dict, stage: str, work_dir: str,
-              model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+def train_sft(
+    *,
+    model_dir: str,
+    dataset_parquets: list[str],
+    stage_cfg: dict,
+    stage: str,
+    work_dir: str,
+    model_out: str,
+    metrics_out: str,
+    seed: int,
+    fp: str,
+) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
@@ -292,14 +385,31 @@ def train_sft(*, model_dir: str, dataset_parquets: list[str], stage_cfg: dict, s
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, **_model_kwargs())
     log.info("%s: SFT on %d examples from %s", stage, len(dataset), dataset_parquets)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[metrics_callback(work / "metrics.jsonl")])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[metrics_callback(work / "metrics.jsonl")],
+    )
     trainer.train(resume_from_checkpoint=resume)
     _finish(trainer, tokenizer, work, model_out, metrics_out)
 
 
-def train_gkd(*, model_dir: str, teacher_dir: str, dataset_parquets: list[str], stage_cfg: dict, gkd_cfg: dict,
-              stage: str, work_dir: str, model_out: str, metrics_out: str, seed: int, fp: str) -> None:
+def train_gkd(
+    *,
+    model_dir: str,
+    teacher_dir: str,
+    dataset_parquets: list[str],
+    stage_cfg: dict,
+    gkd_cfg: dict,
+    stage: str,
+    work_dir: str,
+    model_out: str,
+    metrics_out: str,
+    seed: int,
+    fp: str,
+) -> None:
     """Logit KD (soft targets from the teacher + the dataset's hard targets) via TRL's GKDTrainer."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -308,14 +418,25 @@ def train_gkd(*, model_dir: str, teacher_dir: str, dataset_parquets: list[str], 
     work = Path(work_dir)
     resume = prepare_work_dir(work, fp)
     df = pd.concat([pd.read_parquet(p) for p in dataset_parquets], ignore_index=True)
-    dataset = Dataset.from_dict({"messages": [
-        [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
-        for p, c in zip(df["prompt"], df["completion"], strict=True)]})
+    dataset = Dataset.from_dict(
+        {
+            "messages": [
+                [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
+                for p, c in zip(df["prompt"], df["completion"], strict=True)
+            ]
+        }
+    )
     args = make_args(GKDConfig, {"lmbda": 0.0, **gkd_cfg, **stage_cfg["trl"]}, work, seed, stage)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, **_model_kwargs())
     teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, **_model_kwargs())
-    trainer = GKDTrainer(model=model, teacher_model=teacher, args=args, train_dataset=dataset,
-                         processing_class=tokenizer, callbacks=[metrics_callback(work / "metrics.jsonl")])
+    trainer = GKDTrainer(
+        model=model,
+        teacher_model=teacher,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[metrics_callback(work / "metrics.jsonl")],
+    )
     trainer.train(resume_from_checkpoint=resume)
     _finish(trainer, tokenizer, work, model_out, metrics_out)

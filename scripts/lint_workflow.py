@@ -19,7 +19,9 @@ def main() -> int:
     snakemake = str(Path(sys.executable).parent / "snakemake")
     proc = subprocess.run([snakemake, "--lint", *sys.argv[1:]], capture_output=True, text=True)
     lints = re.findall(r"^\s+\* (.+?)(?: in line \d+)?\.?:$", proc.stdout + proc.stderr, flags=re.M)
-    bad = [x for x in lints if not any(x.rstrip(".") in a.rstrip(".") or a.rstrip(".") in x for a in ACCEPTED)]
+    bad = [
+        x for x in lints if not any(x.rstrip(".") in a.rstrip(".") or a.rstrip(".") in x for a in ACCEPTED)
+    ]
     for x in sorted(set(bad)):
         print(f"lint: {x}")
     print(f"snakemake --lint: {len(lints)} lints, {len(bad)} not accepted")

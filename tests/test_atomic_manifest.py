@@ -51,10 +51,17 @@ def test_manifest_records_inputs_outputs_code_and_upstream(tmp_path, monkeypatch
     (out / "metrics.jsonl").write_text("{}\n")
     code = tmp_path / "code.py"
     code.write_text("x = 1\n")
-    m = build_manifest(rule="rl", inputs={"train": ["results/data/train.parquet"], "code": [str(code)]},
-                       outputs={"metrics": ["results/rl/metrics.jsonl"], "manifest": ["results/rl/manifest.json"]},
-                       params={"cfg": {"lr": 1}}, code_files=[str(code)], seed=3, started="a", finished="b",
-                       manifest_path="results/rl/manifest.json")
+    m = build_manifest(
+        rule="rl",
+        inputs={"train": ["results/data/train.parquet"], "code": [str(code)]},
+        outputs={"metrics": ["results/rl/metrics.jsonl"], "manifest": ["results/rl/manifest.json"]},
+        params={"cfg": {"lr": 1}},
+        code_files=[str(code)],
+        seed=3,
+        started="a",
+        finished="b",
+        manifest_path="results/rl/manifest.json",
+    )
     assert set(m["inputs"]) == {"results/data/train.parquet"}
     assert set(m["outputs"]) == {"results/rl/metrics.jsonl"}
     assert list(m["upstream_manifests"]) == ["results/data/manifest.json"]

@@ -15,8 +15,17 @@ from r1.manifest import build_manifest, sha256_file, write_manifest
 def _job(rule: str, inputs: dict, outputs: dict, code: list[str] | None = None) -> None:
     """Write a manifest as r1.rulekit does (paths relative to the workdir, the current directory)."""
     manifest_path = outputs["manifest"][0]
-    m = build_manifest(rule=rule, inputs={**inputs, "code": code or []}, outputs=outputs, params={"cfg": {"x": 1}},
-                       code_files=code or [], seed=0, started="t0", finished="t1", manifest_path=manifest_path)
+    m = build_manifest(
+        rule=rule,
+        inputs={**inputs, "code": code or []},
+        outputs=outputs,
+        params={"cfg": {"x": 1}},
+        code_files=code or [],
+        seed=0,
+        started="t0",
+        finished="t1",
+        manifest_path=manifest_path,
+    )
     write_manifest(manifest_path, m)
 
 
@@ -24,27 +33,44 @@ def _job(rule: str, inputs: dict, outputs: dict, code: list[str] | None = None) 
 def workdir(tmp_path, monkeypatch) -> Path:
     """sources/prompts.jsonl -> prep (a file) -> train (a model directory) -> report (reads both manifests)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("r1.manifest.package_versions", lambda: {"torch": "2.x", "r1": None})  # slow, not audited
+    monkeypatch.setattr(
+        "r1.manifest.package_versions", lambda: {"torch": "2.x", "r1": None}
+    )  # slow, not audited
     Path("sources").mkdir()
     Path("sources/prompts.jsonl").write_text('{"q": "1+1", "a": "2"}\n')
     Path("r1").mkdir()
     Path("r1/code.py").write_text("X = 1\n")
     Path("results/prep").mkdir(parents=True)
     Path("results/prep/train.jsonl").write_text('{"q": "1+1", "a": "2", "id": 0}\n')
-    _job("prep", {"sources": ["sources/prompts.jsonl"]},
-         {"train": ["results/prep/train.jsonl"], "manifest": ["results/prep/manifest.json"]}, code=["r1/code.py"])
+    _job(
+        "prep",
+        {"sources": ["sources/prompts.jsonl"]},
+        {"train": ["results/prep/train.jsonl"], "manifest": ["results/prep/manifest.json"]},
+        code=["r1/code.py"],
+    )
     Path("results/train/model").mkdir(parents=True)
     Path("results/train/model/weights.bin").write_bytes(bytes(range(256)) * 4)
     Path("results/train/model/config.json").write_text("{}")
     Path("results/train/metrics.jsonl").write_text('{"step": 1, "loss": 0.5}\n')
-    _job("train", {"train": ["results/prep/train.jsonl"]},
-         {"model": ["results/train/model"], "metrics": ["results/train/metrics.jsonl"],
-          "manifest": ["results/train/manifest.json"]})
+    _job(
+        "train",
+        {"train": ["results/prep/train.jsonl"]},
+        {
+            "model": ["results/train/model"],
+            "metrics": ["results/train/metrics.jsonl"],
+            "manifest": ["results/train/manifest.json"],
+        },
+    )
     Path("results/report").mkdir(parents=True)
     Path("results/report/table.html").write_text("<table></table>")
-    _job("report", {"metrics": ["results/train/metrics.jsonl"],
-                    "manifests": ["results/prep/manifest.json", "results/train/manifest.json"]},
-         {"table": ["results/report/table.html"], "manifest": ["results/report/manifest.json"]})
+    _job(
+        "report",
+        {
+            "metrics": ["results/train/metrics.jsonl"],
+            "manifests": ["results/prep/manifest.json", "results/train/manifest.json"],
+        },
+        {"table": ["results/report/table.html"], "manifest": ["results/report/manifest.json"]},
+    )
     return tmp_path
 
 
@@ -60,7 +86,9 @@ def flip_byte(path: str | Path, offset: int = 0) -> None:
 
 def test_manifests_chain_back_to_the_sources(workdir):
     train = json.loads(Path("results/train/manifest.json").read_text())
-    assert train["upstream_manifests"] == {"results/prep/manifest.json": sha256_file("results/prep/manifest.json")}
+    assert train["upstream_manifests"] == {
+        "results/prep/manifest.json": sha256_file("results/prep/manifest.json")
+    }
     prep = json.loads(Path("results/prep/manifest.json").read_text())
     assert prep["upstream_manifests"] == {}
     assert set(prep["inputs"]) == {"sources/prompts.jsonl"}
@@ -72,8 +100,12 @@ def test_a_stray_manifest_beside_a_source_is_not_chained(workdir):
     not the source's producer."""
     Path("sources/manifest.json").write_text("{}")
     Path("manifest.json").write_text("{}")
-    _job("prep", {"sources": ["sources/prompts.jsonl"]},
-         {"train": ["results/prep/train.jsonl"], "manifest": ["results/prep/manifest.json"]}, code=["r1/code.py"])
+    _job(
+        "prep",
+        {"sources": ["sources/prompts.jsonl"]},
+        {"train": ["results/prep/train.jsonl"], "manifest": ["results/prep/manifest.json"]},
+        code=["r1/code.py"],
+    )
     assert json.loads(Path("results/prep/manifest.json").read_text())["upstream_manifests"] == {}
 
 
@@ -81,8 +113,12 @@ def test_a_clean_tree_audits_ok(workdir, capsys):
     result = audit("results")
     assert result.ok, result.culprits
     assert set(statuses(result).values()) == {OK}
-    assert set(statuses(result)) == {"results/prep/train.jsonl", "results/train/model", "results/train/metrics.jsonl",
-                                      "results/report/table.html"}
+    assert set(statuses(result)) == {
+        "results/prep/train.jsonl",
+        "results/train/model",
+        "results/train/metrics.jsonl",
+        "results/report/table.html",
+    }
     assert main(["results"]) == 0
     out = capsys.readouterr().out
     assert "audit ok" in out and "results/train/model" in out
@@ -127,8 +163,12 @@ def test_a_deleted_output_is_missing(workdir):
 
 def test_a_rebuilt_upstream_makes_downstream_stale(workdir):
     """prep reran (new manifest) but train did not: train's recorded chain no longer matches."""
-    _job("prep", {"sources": ["sources/prompts.jsonl"]},
-         {"train": ["results/prep/train.jsonl"], "manifest": ["results/prep/manifest.json"]}, code=["r1/code.py"])
+    _job(
+        "prep",
+        {"sources": ["sources/prompts.jsonl"]},
+        {"train": ["results/prep/train.jsonl"], "manifest": ["results/prep/manifest.json"]},
+        code=["r1/code.py"],
+    )
     m = json.loads(Path("results/prep/manifest.json").read_text())
     m["finished"] = "t2"
     write_manifest("results/prep/manifest.json", m)
@@ -147,7 +187,9 @@ def test_a_changed_source_file_is_named(workdir):
     Path("sources/prompts.jsonl").write_text('{"q": "1+2", "a": "3"}\n')
     result = audit("results")
     assert set(statuses(result).values()) == {STALE}
-    assert result.culprits == ["input sources/prompts.jsonl changed after 1 job(s) were built from it: results/prep"]
+    assert result.culprits == [
+        "input sources/prompts.jsonl changed after 1 job(s) were built from it: results/prep"
+    ]
 
 
 def test_changed_code_is_stale_unless_told_to_skip_code(workdir, capsys):
@@ -200,7 +242,11 @@ def test_python_dash_m_r1_audit_dispatches(workdir):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "r1", "audit", "results"], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "r1", "audit", "results"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "audit ok" in proc.stdout

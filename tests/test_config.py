@@ -24,14 +24,17 @@ def test_embedded_default_and_tiny_overlay_validate():
     validate_config(cfg)
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda c: c["rl_zero"].update(prompt_style="chatty"), "rl_zero.prompt_style"),
-    (lambda c: c["rl_zero"]["rewards"].append({"name": "vibes"}), "rl_zero.rewards.2.name"),
-    (lambda c: c["distill"].update(num_shards=0), "distill.num_shards"),
-    (lambda c: c.update(unknown_key=1), "<top level>"),
-    (lambda c: c["eval"].update(k="four"), "eval.k"),
-    (lambda c: c["resources"].update(rl_zero={"gpus": -1}), "resources.rl_zero.gpus"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c["rl_zero"].update(prompt_style="chatty"), "rl_zero.prompt_style"),
+        (lambda c: c["rl_zero"]["rewards"].append({"name": "vibes"}), "rl_zero.rewards.2.name"),
+        (lambda c: c["distill"].update(num_shards=0), "distill.num_shards"),
+        (lambda c: c.update(unknown_key=1), "<top level>"),
+        (lambda c: c["eval"].update(k="four"), "eval.k"),
+        (lambda c: c["resources"].update(rl_zero={"gpus": -1}), "resources.rl_zero.gpus"),
+    ],
+)
 def test_schema_errors_name_the_key(mutate, key):
     cfg = copy.deepcopy(base())
     mutate(cfg)
@@ -53,14 +56,24 @@ def test_snakemake_refuses_an_invalid_config_at_dag_load(tmp_path):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("eval: {k: 0, models: [base]}\n")
-    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--configfile", "config.yaml",
-                           str(bad)], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), "-n", "--configfile", "config.yaml", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "eval.k" in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("overlays", [["configs/gpu-small.yaml"], ["configs/gpu-small.yaml", "tests/configs/tiny.yaml"],
-                                      ["configs/paper-scale.yaml"]])
+@pytest.mark.parametrize(
+    "overlays",
+    [
+        ["configs/gpu-small.yaml"],
+        ["configs/gpu-small.yaml", "tests/configs/tiny.yaml"],
+        ["configs/paper-scale.yaml"],
+    ],
+)
 def test_shipped_configs_validate(overlays):
     cfg = base()
     for overlay in overlays:

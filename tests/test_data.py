@@ -8,11 +8,21 @@ import pytest
 
 from r1.data import build_dataset, load_source, procedural_rows
 
-BENCH = [{"name": "gsm8k", "path": "r1/assets/benchmarks/gsm8k/test.jsonl", "problem_field": "question",
-          "answer_field": "answer", "answer_format": "gsm8k", "solution_field": "answer"}]
-GSM8K_Q0 = ("Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
-            "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
-            "egg. How much in dollars does she make every day at the farmers' market?")
+BENCH = [
+    {
+        "name": "gsm8k",
+        "path": "r1/assets/benchmarks/gsm8k/test.jsonl",
+        "problem_field": "question",
+        "answer_field": "answer",
+        "answer_format": "gsm8k",
+        "solution_field": "answer",
+    }
+]
+GSM8K_Q0 = (
+    "Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
+    "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
+    "egg. How much in dollars does she make every day at the farmers' market?"
+)
 
 
 @pytest.fixture
@@ -22,13 +32,23 @@ def user_source(tmp_path):
         {"q": "", "a": "1"},  # empty problem -> quarantine
         {"q": "What is 4 + 4?", "a": None},  # missing answer -> quarantine
         {"q": "what is 2 + 3 ?", "a": "5"},  # duplicate after normalisation
-        {"q": GSM8K_Q0.upper().replace(".", " ."), "a": "18"},  # planted benchmark question (case/punct changed)
+        {
+            "q": GSM8K_Q0.upper().replace(".", " ."),
+            "a": "18",
+        },  # planted benchmark question (case/punct changed)
         {"q": "A train travels 60 km in 1.5 hours. What is its average speed in km/h?", "a": "40"},
     ]
     path = tmp_path / "user.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return {"name": "user", "kind": "file", "path": str(path), "problem_field": "q", "answer_field": "a",
-            "domain": "math", "language": "en"}
+    return {
+        "name": "user",
+        "kind": "file",
+        "path": str(path),
+        "problem_field": "q",
+        "answer_field": "a",
+        "domain": "math",
+        "language": "en",
+    }
 
 
 def test_file_source_quarantines_invalid_rows_with_file_row_and_field(user_source):
@@ -40,18 +60,36 @@ def test_file_source_quarantines_invalid_rows_with_file_row_and_field(user_sourc
 
 
 def test_build_dataset_dedupes_and_drops_the_planted_benchmark_question(user_source):
-    train, evals, quarantine, contamination, stats = build_dataset([user_source], BENCH, seed=0, eval_fraction=0.0)
-    assert list(train.columns)[:7] == ["id", "source", "problem", "answer", "domain", "difficulty", "language"]
+    train, evals, quarantine, contamination, stats = build_dataset(
+        [user_source], BENCH, seed=0, eval_fraction=0.0
+    )
+    assert list(train.columns)[:7] == [
+        "id",
+        "source",
+        "problem",
+        "answer",
+        "domain",
+        "difficulty",
+        "language",
+    ]
     assert len(train) == 2 and evals.empty
     assert len(quarantine) == 2
     assert contamination["benchmark_id"].tolist() == ["gsm8k:0"]
-    assert stats["user"] == {"rows_in": 6, "quarantined": 2, "duplicates": 1, "contaminated": 1, "kept": 2,
-                             "train": 2, "eval": 0}
+    assert stats["user"] == {
+        "rows_in": 6,
+        "quarantined": 2,
+        "duplicates": 1,
+        "contaminated": 1,
+        "kept": 2,
+        "train": 2,
+        "eval": 0,
+    }
 
 
 def test_contaminated_rows_are_kept_but_listed_when_drop_is_false(user_source):
-    train, _, _, contamination, _ = build_dataset([user_source], BENCH, seed=0, eval_fraction=0.0,
-                                                  drop_contaminated=False)
+    train, _, _, contamination, _ = build_dataset(
+        [user_source], BENCH, seed=0, eval_fraction=0.0, drop_contaminated=False
+    )
     assert len(train) == 3 and contamination["dropped"].tolist() == [False]
 
 

@@ -48,8 +48,10 @@ def test_planted_gsm8k_question_caught_with_right_id(gsm8k_items, index):
 
 
 def test_unrelated_text_not_flagged(index):
-    text = ("The mitochondria is the powerhouse of the cell, and photosynthesis converts light energy into "
-            "chemical energy stored in glucose molecules within the chloroplasts of green plants.")
+    text = (
+        "The mitochondria is the powerhouse of the cell, and photosynthesis converts light energy into "
+        "chemical energy stored in glucose molecules within the chloroplasts of green plants."
+    )
     assert find_contamination(text, index) is None
     # Nine consecutive words of an eval question are not a 10-gram.
     nine = " ".join(normalize_words("Janet’s ducks lay 16 eggs per day. She eats three for breakfast")[:9])
@@ -59,9 +61,9 @@ def test_unrelated_text_not_flagged(index):
 
 def test_short_texts_match_only_whole_items():
     idx = build_ngram_index({"b:0": "What is 2 + 3?", "b:1": " ".join(f"w{i}" for i in range(12))}, n=10)
-    assert find_contamination("what is 2 3", idx) == "b:0"          # whole normalised text equal
+    assert find_contamination("what is 2 3", idx) == "b:0"  # whole normalised text equal
     assert find_contamination("WHAT IS 2+3 ???", idx) == "b:0"
-    assert find_contamination("what is 2", idx) is None             # a prefix is not the item
+    assert find_contamination("what is 2", idx) is None  # a prefix is not the item
     # No substring rule for short items.
     assert find_contamination("So, what is 2 + 3? It is 5, and we are done now.", idx) is None
     assert find_contamination("w0 w1 w2 w3 w4 w5 w6 w7 w8", idx) is None  # < n words, not a whole item
@@ -77,8 +79,10 @@ def test_default_items_include_solutions_and_batch_speed():
     assert "gsm8k:0" in items and "math500:test/precalculus/807.json" in items
     idx = build_ngram_index(items, n=10)
     # A sentence from a GSM8K *solution* (not the question) is caught.
-    assert find_contamination("She makes 9 * 2 = $18 every day at the farmer’s market, the solution says.",
-                              idx) == "gsm8k:0"
+    assert (
+        find_contamination("She makes 9 * 2 = $18 every day at the farmer’s market, the solution says.", idx)
+        == "gsm8k:0"
+    )
     rng = random.Random(0)
     vocab = sorted({w for t in list(items.values())[:200] for w in normalize_words(t)})
     texts = [" ".join(rng.choice(vocab) for _ in range(200)) for _ in range(2000)]

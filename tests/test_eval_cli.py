@@ -67,15 +67,22 @@ def test_answer_formats_and_parquet(tmp_path):
     assert load_benchmark(spec)["answer"].tolist() == ["B", "C", "D"]
 
 
-@pytest.mark.parametrize(("rows", "fmt", "message"), [
-    ([{"problem": "p", "answer": "1"}, {"problem": "", "answer": "2"}], "latex", "row 2: field 'problem'"),
-    ([{"problem": "p", "answer": "1"}, {"problem": "q"}], "latex", "row 2: field 'answer'"),
-    ([{"problem": "p", "answer": None}], "latex", "row 1: field 'answer'"),
-    ([{"problem": "p", "answer": "18"}], "gsm8k", "no '#### '"),
-    ([{"problem": "p", "answer": "2.5"}], "integer", "integer answer expected"),
-    ([{"problem": "p", "answer": "x"}], "float", "float answer expected"),
-    ([{"problem": "p", "answer": "maybe"}], "choice", "multiple-choice"),
-])
+@pytest.mark.parametrize(
+    ("rows", "fmt", "message"),
+    [
+        (
+            [{"problem": "p", "answer": "1"}, {"problem": "", "answer": "2"}],
+            "latex",
+            "row 2: field 'problem'",
+        ),
+        ([{"problem": "p", "answer": "1"}, {"problem": "q"}], "latex", "row 2: field 'answer'"),
+        ([{"problem": "p", "answer": None}], "latex", "row 1: field 'answer'"),
+        ([{"problem": "p", "answer": "18"}], "gsm8k", "no '#### '"),
+        ([{"problem": "p", "answer": "2.5"}], "integer", "integer answer expected"),
+        ([{"problem": "p", "answer": "x"}], "float", "float answer expected"),
+        ([{"problem": "p", "answer": "maybe"}], "choice", "multiple-choice"),
+    ],
+)
 def test_bad_rows_raise_naming_file_row_and_field(tmp_path, rows, fmt, message):
     path = _write_jsonl(tmp_path / "bad.jsonl", rows)
     with pytest.raises(BenchmarkError, match=message) as e:
@@ -112,16 +119,20 @@ class _FakeGenerator:
 
     def generate(self, prompts, params, desc=""):
         self.calls.append((prompts, params))
-        return [[Sample(text=t, n_tokens=len(t.split()), truncated=(t == "cut")) for t in self.texts[i]]
-                for i in range(len(prompts))]
+        return [
+            [Sample(text=t, n_tokens=len(t.split()), truncated=(t == "cut")) for t in self.texts[i]]
+            for i in range(len(prompts))
+        ]
 
 
 def test_evaluate_with_fake_generator_respects_prefill():
     bench = pd.DataFrame({"id": ["a", "b"], "problem": ["1+1?", "2+2?"], "answer": ["2", "4"]})
-    gen = _FakeGenerator([
-        ["ok so 1+1=2 </think> The answer is \\boxed{2}", "<think>hmm</think> \\boxed{3}", "cut"],
-        ["reasoning </think> \\boxed{4}", "nope \\boxed{4}", "think </think> \\boxed{4.0}"],
-    ])
+    gen = _FakeGenerator(
+        [
+            ["ok so 1+1=2 </think> The answer is \\boxed{2}", "<think>hmm</think> \\boxed{3}", "cut"],
+            ["reasoning </think> \\boxed{4}", "nope \\boxed{4}", "think </think> \\boxed{4.0}"],
+        ]
+    )
     protocol = EvalProtocol(k=3, max_new_tokens=64, prefill="<think>\n", pass_ks=(1, 2, 3))
     samples, summary = evaluate("unused", bench, protocol, "fake_model", "toy", generator=gen)
     prompts, params = gen.calls[0]
@@ -151,24 +162,66 @@ def test_evaluate_with_fake_generator_respects_prefill():
 
 # ------------------------------------------------------------------ CLI end to end
 def _run_cli(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), R1_NO_PROGRESS="1", HF_HUB_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false")
-    return subprocess.run([sys.executable, "-m", "r1", "eval", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        R1_NO_PROGRESS="1",
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "r1", "eval", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_eval_cli_end_to_end(tiny_model_dir, tmp_path):
     out = tmp_path / "eval"
-    proc = _run_cli(["--model", str(tiny_model_dir), "--benchmark", "gsm8k", "--limit", "3", "--k", "2",
-                     "--max-new-tokens", "16", "--pass-k", "2", "--prefill-think", "--out", str(out)])
+    proc = _run_cli(
+        [
+            "--model",
+            str(tiny_model_dir),
+            "--benchmark",
+            "gsm8k",
+            "--limit",
+            "3",
+            "--k",
+            "2",
+            "--max-new-tokens",
+            "16",
+            "--pass-k",
+            "2",
+            "--prefill-think",
+            "--out",
+            str(out),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("samples.parquet", "summary.json", "table.csv", "table.md", "table.html"):
         assert (out / name).stat().st_size > 0, name
 
     samples = pd.read_parquet(out / "samples.parquet")
-    for col in ("model", "benchmark", "problem_id", "sample_idx", "prompt", "completion", "extracted",
-                "answer", "correct", "timed_out", "n_tokens", "truncated", "format_ok",
-                "language_consistency"):
+    for col in (
+        "model",
+        "benchmark",
+        "problem_id",
+        "sample_idx",
+        "prompt",
+        "completion",
+        "extracted",
+        "answer",
+        "correct",
+        "timed_out",
+        "n_tokens",
+        "truncated",
+        "format_ok",
+        "language_consistency",
+    ):
         assert col in samples.columns, col
     assert len(samples) == 6
     assert sorted(samples["problem_id"].unique()) == ["0", "1", "2"]
@@ -191,6 +244,7 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path):
     assert summary["temperature"] == 0.6 and summary["top_p"] == 0.95 and summary["max_new_tokens"] == 16
     assert summary["prefill"] == "<think>\n" and summary["backend"] == "transformers"
     from r1.prompts import R1_CHATML_TEMPLATE
+
     assert summary["chat_template_sha256"] == hashlib.sha256(R1_CHATML_TEMPLATE.encode()).hexdigest()
 
     table = pd.read_csv(out / "table.csv")
@@ -202,10 +256,13 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path):
 
 
 def test_eval_cli_reports_bad_benchmark(tmp_path):
-    proc = _run_cli(["--model", str(tmp_path), "--benchmark", str(tmp_path / "nope.jsonl"), "--out",
-                     str(tmp_path / "o")], timeout=60)
+    proc = _run_cli(
+        ["--model", str(tmp_path), "--benchmark", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")],
+        timeout=60,
+    )
     assert proc.returncode == 2 and "neither a default benchmark" in proc.stderr
     bad = _write_jsonl(tmp_path / "bad.jsonl", [{"problem": "p"}])
-    proc = _run_cli(["--model", str(tmp_path), "--benchmark", str(bad), "--out", str(tmp_path / "o")],
-                    timeout=60)
+    proc = _run_cli(
+        ["--model", str(tmp_path), "--benchmark", str(bad), "--out", str(tmp_path / "o")], timeout=60
+    )
     assert proc.returncode == 2 and "row 1: field 'answer'" in proc.stderr

@@ -34,7 +34,9 @@ def all_jobs(pipeline_run) -> Counter:
     n_models = 6 + len(cfg["distill"]["students"])  # base .. sft_stabilize (rl_final is off) + students
     assert jobs["eval_generate"] == n_models * len(cfg["benchmarks"])
     assert jobs["distill_generate"] == cfg["distill"]["num_shards"]
-    assert {"base_model", "data_prepare", "rl_zero", "report_assets", "eval_table", "distill_all"} <= set(jobs)
+    assert {"base_model", "data_prepare", "rl_zero", "report_assets", "eval_table", "distill_all"} <= set(
+        jobs
+    )
     return jobs
 
 
@@ -70,8 +72,9 @@ def test_changing_a_prompt_source_reruns_data_and_everything_downstream(pipeline
 def test_changing_the_eval_sample_count_reruns_only_eval_and_the_report(pipeline_run, all_jobs, tmp_path):
     k = tiny_config(pipeline_run)["eval"]["k"]
     jobs = dry_run(pipeline_run, overlay(tmp_path, {"eval": {"k": k + 2}}))
-    assert jobs == Counter({"eval_generate": all_jobs["eval_generate"], "eval_table": 1, "report_assets": 1,
-                            "distill_all": 1})
+    assert jobs == Counter(
+        {"eval_generate": all_jobs["eval_generate"], "eval_table": 1, "report_assets": 1, "distill_all": 1}
+    )
 
 
 def test_changing_one_benchmark_limit_reruns_only_that_benchmarks_evals(pipeline_run, all_jobs, tmp_path):
@@ -79,18 +82,33 @@ def test_changing_one_benchmark_limit_reruns_only_that_benchmarks_evals(pipeline
     benchmarks = tiny_config(pipeline_run)["benchmarks"]
     benchmarks[0]["limit"] += 1
     jobs = dry_run(pipeline_run, overlay(tmp_path, {"benchmarks": benchmarks}))
-    assert jobs == Counter({"eval_generate": all_jobs["eval_generate"] // len(benchmarks), "eval_table": 1,
-                            "report_assets": 1, "distill_all": 1})
+    assert jobs == Counter(
+        {
+            "eval_generate": all_jobs["eval_generate"] // len(benchmarks),
+            "eval_table": 1,
+            "report_assets": 1,
+            "distill_all": 1,
+        }
+    )
 
 
 def test_changing_a_distill_dataset_filter_keeps_the_teacher_samples(pipeline_run, all_jobs, tmp_path):
     """`distill.min_examples` is read by distill_dataset only: the (expensive) teacher generation stays."""
     cfg = tiny_config(pipeline_run)
     n_students, n_benchmarks = len(cfg["distill"]["students"]), len(cfg["benchmarks"])
-    jobs = dry_run(pipeline_run, overlay(tmp_path, {"distill": {"min_examples": cfg["distill"]["min_examples"] + 1}}))
-    assert jobs == Counter({"distill_dataset": 1, "distill_student": n_students,
-                            "eval_generate": n_students * n_benchmarks, "eval_table": 1, "report_assets": 1,
-                            "distill_all": 1})
+    jobs = dry_run(
+        pipeline_run, overlay(tmp_path, {"distill": {"min_examples": cfg["distill"]["min_examples"] + 1}})
+    )
+    assert jobs == Counter(
+        {
+            "distill_dataset": 1,
+            "distill_student": n_students,
+            "eval_generate": n_students * n_benchmarks,
+            "eval_table": 1,
+            "report_assets": 1,
+            "distill_all": 1,
+        }
+    )
 
 
 def test_evaluating_fewer_models_reruns_only_the_table_and_the_report(pipeline_run, tmp_path):
@@ -104,7 +122,9 @@ def test_evaluating_fewer_models_reruns_only_the_table_and_the_report(pipeline_r
 def test_editing_a_reward_function_reruns_rl_and_its_dependants_not_data(pipeline_run, all_jobs, tmp_path):
     run = copy_run(pipeline_run, tmp_path / "run")
     rewards = run / "r1/rewards.py"
-    rewards.write_text(rewards.read_text() + "\n\ndef _edited_reward(completions, **kwargs):\n    return [0.0]\n")
+    rewards.write_text(
+        rewards.read_text() + "\n\ndef _edited_reward(completions, **kwargs):\n    return [0.0]\n"
+    )
     jobs = dry_run(run)
     assert jobs == without(all_jobs, "base_model", "data_prepare")
     assert jobs["rl_zero"] == jobs["rl_reasoning"] == 1
@@ -157,13 +177,18 @@ def test_reordering_the_keys_of_a_config_mapping_schedules_nothing(pipeline_run,
     sources = tiny_config(pipeline_run)["data"]["sources"]
     reordered = [dict(reversed(list(source.items()))) for source in sources]
     assert [list(s) for s in reordered] != [list(s) for s in sources]
-    assert dry_run(pipeline_run, overlay(tmp_path, {"data": {"sources": reordered}}, sort_keys=False)) == Counter()
+    assert (
+        dry_run(pipeline_run, overlay(tmp_path, {"data": {"sources": reordered}}, sort_keys=False))
+        == Counter()
+    )
 
 
 # manifests -----------------------------------------------------------------------------------------------------
 def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
     results = pipeline_run / "results"
-    manifests = {str(p.relative_to(pipeline_run)): json.loads(p.read_text()) for p in results.rglob("manifest.json")}
+    manifests = {
+        str(p.relative_to(pipeline_run)): json.loads(p.read_text()) for p in results.rglob("manifest.json")
+    }
 
     def ancestors(name: str) -> set[str]:
         seen, todo = set(), [name]
@@ -176,8 +201,13 @@ def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
         return seen
 
     chain = ancestors("results/distill/students/tiny_qwen/manifest.json")
-    assert {"results/data/manifest.json", "results/base_model/manifest.json", "results/rl_zero/manifest.json",
-            "results/sft_stabilize/manifest.json", "results/distill/manifest.json"} <= chain
+    assert {
+        "results/data/manifest.json",
+        "results/base_model/manifest.json",
+        "results/rl_zero/manifest.json",
+        "results/sft_stabilize/manifest.json",
+        "results/distill/manifest.json",
+    } <= chain
     data = manifests["results/data/manifest.json"]
     assert data["upstream_manifests"] == {}  # a root of the chain: it records the sources themselves
     assert data["inputs"][DATA_SOURCE] == sha256_file(pipeline_run / DATA_SOURCE)
@@ -192,8 +222,13 @@ def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
 
 # 6 -------------------------------------------------------------------------------------------------------------
 def r1_audit(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "r1", "audit", "results/", *args], cwd=workdir, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "r1", "audit", "results/", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_a_clean_run_audits_ok(pipeline_run):
@@ -239,7 +274,15 @@ def test_the_report_contains_eval_table_rl_plots_data_stats_and_provenance(pipel
 
     table = decode(results["results/eval/table.html"]).decode()
     assert "Evaluation table" in results["results/eval/table.html"]["caption"]
-    for name in ("rl_zero", "rl_reasoning", "sft_stabilize", "distill_tiny_qwen", "gsm8k", "math500", "pass@1"):
+    for name in (
+        "rl_zero",
+        "rl_reasoning",
+        "sft_stabilize",
+        "distill_tiny_qwen",
+        "gsm8k",
+        "math500",
+        "pass@1",
+    ):
         assert name in table, name
 
     for stage in ("rl_zero", "rl_reasoning"):  # rl_final is off in the tiny config
@@ -257,9 +300,19 @@ def test_the_report_contains_eval_table_rl_plots_data_stats_and_provenance(pipel
         row = re.search(rf"<td>{source}</td>(.*?)</tr>", page, re.S)
         assert row, source
         cells = [int(c) for c in re.findall(r"<td>(\d+)</td>", row.group(1))]
-        assert cells == [st["rows_in"], st["quarantined"], st["duplicates"], st["contaminated"], st["kept"],
-                         st["train"], st["eval"]]
-    assert stats["sources"]["tiny_prompts"]["quarantined"] >= 1 and stats["sources"]["tiny_prompts"]["contaminated"] >= 1
+        assert cells == [
+            st["rows_in"],
+            st["quarantined"],
+            st["duplicates"],
+            st["contaminated"],
+            st["kept"],
+            st["train"],
+            st["eval"],
+        ]
+    assert (
+        stats["sources"]["tiny_prompts"]["quarantined"] >= 1
+        and stats["sources"]["tiny_prompts"]["contaminated"] >= 1
+    )
 
     yield_page = decode(results["results/report/generation_yield.html"]).decode()
     assert "<td>distill</td>" in yield_page and "yield" in yield_page

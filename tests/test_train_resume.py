@@ -24,21 +24,43 @@ train_sft(**json.loads(sys.argv[1]))
 
 def sft_kwargs(tmp_path: Path, model_dir: Path, max_steps: int) -> dict:
     data = tmp_path / "data.parquet"
-    pd.DataFrame({"prompt": [f"What is {i} + 1?" for i in range(16)],
-                  "completion": [f"<think>{i} + 1 = {i + 1}</think> \\boxed{{{i + 1}}}" for i in range(16)]}).to_parquet(data)
-    return {"model_dir": str(model_dir), "dataset_parquets": [str(data)], "stage": "sft", "seed": 0, "fp": "fp-1",
-            "stage_cfg": {"trl": {"max_steps": max_steps, "save_steps": 1, "per_device_train_batch_size": 2,
-                                  "learning_rate": 1e-4, "max_length": 64}},
-            "work_dir": str(tmp_path / "checkpoints"), "model_out": str(tmp_path / "model"),
-            "metrics_out": str(tmp_path / "metrics.jsonl")}
+    pd.DataFrame(
+        {
+            "prompt": [f"What is {i} + 1?" for i in range(16)],
+            "completion": [f"<think>{i} + 1 = {i + 1}</think> \\boxed{{{i + 1}}}" for i in range(16)],
+        }
+    ).to_parquet(data)
+    return {
+        "model_dir": str(model_dir),
+        "dataset_parquets": [str(data)],
+        "stage": "sft",
+        "seed": 0,
+        "fp": "fp-1",
+        "stage_cfg": {
+            "trl": {
+                "max_steps": max_steps,
+                "save_steps": 1,
+                "per_device_train_batch_size": 2,
+                "learning_rate": 1e-4,
+                "max_length": 64,
+            }
+        },
+        "work_dir": str(tmp_path / "checkpoints"),
+        "model_out": str(tmp_path / "model"),
+        "metrics_out": str(tmp_path / "metrics.jsonl"),
+    }
 
 
 @pytest.mark.timeout(600)
 def test_killed_training_resumes_from_last_checkpoint(tmp_path, tiny_model_dir):
     kwargs = sft_kwargs(tmp_path, tiny_model_dir, max_steps=12)
     env = {**os.environ, "R1_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", RUN, json.dumps(kwargs)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, json.dumps(kwargs)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     work = Path(kwargs["work_dir"])
     deadline = time.time() + 300
     while not list(work.glob("checkpoint-[3-9]")) and time.time() < deadline:
@@ -54,8 +76,11 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, tiny_model_dir):
 
     kwargs["stage_cfg"]["trl"]["max_steps"] = 12
     train_sft(**kwargs)
-    steps = [json.loads(x)["step"] for x in Path(kwargs["metrics_out"]).read_text().splitlines()
-             if "loss" in json.loads(x)]
+    steps = [
+        json.loads(x)["step"]
+        for x in Path(kwargs["metrics_out"]).read_text().splitlines()
+        if "loss" in json.loads(x)
+    ]
     assert steps == sorted(set(steps)), "steps logged twice after resume"
     assert steps[0] == 1 and steps[-1] == 12
     assert (Path(kwargs["model_out"]) / "model.safetensors").exists()

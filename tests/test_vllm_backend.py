@@ -36,11 +36,17 @@ pytestmark = pytest.mark.skipif(
 MAX = 12  # max_new_tokens for every call
 EOS_POS = 4  # the first prompt's greedy output stops after (at least) this many tokens
 SEED = 7
-ARCH = {"architecture": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-        "num_key_value_heads": 1, "intermediate_size": 256,
-        # With the default 0.02 the greedy output is one token repeated; 0.1 gives varied token paths whose
-        # top-2 logit gap stays > 4e-4 (float32 kernel differences are ~1e-6), so the comparison is meaningful.
-        "initializer_range": 0.1}
+ARCH = {
+    "architecture": "llama",
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "intermediate_size": 256,
+    # With the default 0.02 the greedy output is one token repeated; 0.1 gives varied token paths whose
+    # top-2 logit gap stays > 4e-4 (float32 kernel differences are ~1e-6), so the comparison is meaningful.
+    "initializer_range": 0.1,
+}
 
 
 def prompts_for(tok) -> list[str]:
@@ -85,19 +91,39 @@ def calls(prompts: list[str]) -> list[dict]:
     return [
         {"name": "greedy", "prompts": prompts, "params": {**base, "n": 1, "temperature": 0.0, "seed": 0}},
         {"name": "greedy_n2", "prompts": prompts, "params": {**base, "n": 2, "temperature": 0.0, "seed": 0}},
-        {"name": "sample_a", "prompts": prompts, "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED}},
-        {"name": "sample_a_again", "prompts": prompts,
-         "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED}},
-        {"name": "sample_b", "prompts": prompts, "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED + 1}},
+        {
+            "name": "sample_a",
+            "prompts": prompts,
+            "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED},
+        },
+        {
+            "name": "sample_a_again",
+            "prompts": prompts,
+            "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED},
+        },
+        {
+            "name": "sample_b",
+            "prompts": prompts,
+            "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED + 1},
+        },
         # The same request in a smaller batch: per-request seeds make it independent of batching.
-        {"name": "sample_a_first_only", "prompts": prompts[:1],
-         "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED}},
+        {
+            "name": "sample_a_first_only",
+            "prompts": prompts[:1],
+            "params": {**base, "n": 3, "temperature": 1.0, "seed": SEED},
+        },
         # The same prompt twice in one batch: per-prompt seeds, so the copies get different samples.
-        {"name": "sample_dup", "prompts": [prompts[0], prompts[0]],
-         "params": {**base, "n": 2, "temperature": 1.0, "seed": SEED}},
+        {
+            "name": "sample_dup",
+            "prompts": [prompts[0], prompts[0]],
+            "params": {**base, "n": 2, "temperature": 1.0, "seed": SEED},
+        },
         # top_p near 0 keeps only the most likely token: sampling at T=1 must reproduce greedy.
-        {"name": "top_p_tiny", "prompts": prompts,
-         "params": {**base, "n": 2, "temperature": 1.0, "top_p": 1e-6, "seed": 3}},
+        {
+            "name": "top_p_tiny",
+            "prompts": prompts,
+            "params": {**base, "n": 2, "temperature": 1.0, "top_p": 1e-6, "seed": 3},
+        },
     ]
 
 
@@ -111,26 +137,47 @@ def vllm_run(tmp_path_factory) -> dict:
     hf = TransformersGenerator(str(model_dir), dtype="float32", device="cpu", batch_size=8)
     hf_greedy = hf.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=MAX, seed=0))
 
-    spec = {"model_dir": str(model_dir),
-            "options": {"dtype": "float32", "enforce_eager": True, "max_model_len": 256},
-            "calls": calls(prompts)}
+    spec = {
+        "model_dir": str(model_dir),
+        "options": {"dtype": "float32", "enforce_eager": True, "max_model_len": 256},
+        "calls": calls(prompts),
+    }
     (tmp / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "R1_NO_PROGRESS": "1",
-           "PYTHONPATH": str(REPO)}  # this checkout's r1, whatever .venv-vllm's editable install points to
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "R1_NO_PROGRESS": "1",
+        "PYTHONPATH": str(REPO),
+    }  # this checkout's r1, whatever .venv-vllm's editable install points to
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     env.setdefault("OMP_NUM_THREADS", "2")  # else vLLM runs torch with 1 thread
     t0 = time.perf_counter()
-    proc = subprocess.run([str(VLLM_PYTHON), str(PROBE), str(tmp / "spec.json"), str(tmp / "out.json")],
-                          cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(VLLM_PYTHON), str(PROBE), str(tmp / "spec.json"), str(tmp / "out.json")],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise AssertionError(f"vllm_probe.py failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"vllm_probe.py failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-8000:]}"
+        )
     out = json.loads((tmp / "out.json").read_text())
-    print(f"\nvLLM {out['vllm_version']} (torch {out['torch_version']}): probe wall {wall:.1f} s, "
-          f"start-up {out['startup_s']:.1f} s, calls "
-          + ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in out["calls"].items()))
-    return {"prompts": prompts, "eos_pos": eos_pos, "hf_greedy": [[vars(s) for s in p] for p in hf_greedy], "out": out}
+    print(
+        f"\nvLLM {out['vllm_version']} (torch {out['torch_version']}): probe wall {wall:.1f} s, "
+        f"start-up {out['startup_s']:.1f} s, calls "
+        + ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in out["calls"].items())
+    )
+    return {
+        "prompts": prompts,
+        "eos_pos": eos_pos,
+        "hf_greedy": [[vars(s) for s in p] for p in hf_greedy],
+        "out": out,
+    }
 
 
 def samples(run: dict, name: str) -> list[list[dict]]:

@@ -31,13 +31,19 @@ def main(spec_path: str, out_path: str) -> None:
     with open(spec_path) as f:
         spec = json.load(f)
     gen = load_generator(spec["model_dir"], "vllm", **spec.get("options", {}))
-    result = {"startup_s": time.perf_counter() - t0, "vllm_version": vllm.__version__,
-              "torch_version": torch.__version__, "calls": {}}
+    result = {
+        "startup_s": time.perf_counter() - t0,
+        "vllm_version": vllm.__version__,
+        "torch_version": torch.__version__,
+        "calls": {},
+    }
     for call in spec["calls"]:
         t = time.perf_counter()
         outs = gen.generate(call["prompts"], SamplingParams(**call["params"]), desc=call["name"])
-        result["calls"][call["name"]] = {"seconds": time.perf_counter() - t,
-                                         "samples": [[asdict(s) for s in per_prompt] for per_prompt in outs]}
+        result["calls"][call["name"]] = {
+            "seconds": time.perf_counter() - t,
+            "samples": [[asdict(s) for s in per_prompt] for per_prompt in outs],
+        }
     with open(out_path, "w") as f:
         json.dump(result, f, indent=1)
 

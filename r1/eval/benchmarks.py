@@ -43,8 +43,10 @@ class BenchmarkSpec:
 
     def __post_init__(self):
         if self.answer_format not in ANSWER_FORMATS:
-            raise ValueError(f"benchmark {self.name!r}: unknown answer_format {self.answer_format!r}; "
-                             f"expected one of {ANSWER_FORMATS}")
+            raise ValueError(
+                f"benchmark {self.name!r}: unknown answer_format {self.answer_format!r}; "
+                f"expected one of {ANSWER_FORMATS}"
+            )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"benchmark {self.name!r}: limit must be >= 1 (got {self.limit})")
 
@@ -53,11 +55,21 @@ class BenchmarkSpec:
 
 
 DEFAULT_BENCHMARKS: dict[str, BenchmarkSpec] = {
-    "gsm8k": BenchmarkSpec(name="gsm8k", path=str(ASSETS / "gsm8k" / "test.jsonl"),
-                           problem_field="question", answer_field="answer", answer_format="gsm8k"),
-    "math500": BenchmarkSpec(name="math500", path=str(ASSETS / "math500" / "test.jsonl"),
-                             problem_field="problem", answer_field="answer", answer_format="latex",
-                             id_field="unique_id"),
+    "gsm8k": BenchmarkSpec(
+        name="gsm8k",
+        path=str(ASSETS / "gsm8k" / "test.jsonl"),
+        problem_field="question",
+        answer_field="answer",
+        answer_format="gsm8k",
+    ),
+    "math500": BenchmarkSpec(
+        name="math500",
+        path=str(ASSETS / "math500" / "test.jsonl"),
+        problem_field="problem",
+        answer_field="answer",
+        answer_format="latex",
+        id_field="unique_id",
+    ),
 }
 
 _INT_RE = re.compile(r"[+-]?\d+")
@@ -142,47 +154,70 @@ def load_benchmark(spec: BenchmarkSpec) -> pd.DataFrame:
         fields = [spec.problem_field, spec.answer_field] + ([spec.id_field] if spec.id_field else [])
         for field in fields:
             if field not in row or _is_missing(row[field]):
-                raise BenchmarkError(f"{where}: field {field!r} is missing or empty "
-                                     f"(row has fields {sorted(row)})")
+                raise BenchmarkError(
+                    f"{where}: field {field!r} is missing or empty (row has fields {sorted(row)})"
+                )
         if not isinstance(row[spec.problem_field], str):
             raise BenchmarkError(f"{where}: field {spec.problem_field!r} must be a string")
         try:
             answer = reference_answer(row[spec.answer_field], spec.answer_format)
         except (TypeError, ValueError) as e:
-            raise BenchmarkError(f"{where}: field {spec.answer_field!r} "
-                                 f"(answer_format={spec.answer_format}): {e}") from None
+            raise BenchmarkError(
+                f"{where}: field {spec.answer_field!r} (answer_format={spec.answer_format}): {e}"
+            ) from None
         ids.append(str(row[spec.id_field]) if spec.id_field else str(i))
         problems.append(row[spec.problem_field])
         answers.append(answer)
     seen: dict[str, int] = {}
     for i, pid in enumerate(ids):
         if pid in seen:
-            raise BenchmarkError(f"{spec.path}: rows {seen[pid] + 1} and {i + 1}: duplicate id {pid!r} "
-                                 f"in field {spec.id_field!r}")
+            raise BenchmarkError(
+                f"{spec.path}: rows {seen[pid] + 1} and {i + 1}: duplicate id {pid!r} "
+                f"in field {spec.id_field!r}"
+            )
         seen[pid] = i
     return pd.DataFrame({"id": ids, "problem": problems, "answer": answers}, dtype=object)
 
 
-def resolve_benchmark(benchmark: str, problem_field: str | None = None, answer_field: str | None = None,
-                      answer_format: str | None = None, id_field: str | None = None,
-                      limit: int | None = None, name: str | None = None) -> BenchmarkSpec:
+def resolve_benchmark(
+    benchmark: str,
+    problem_field: str | None = None,
+    answer_field: str | None = None,
+    answer_format: str | None = None,
+    id_field: str | None = None,
+    limit: int | None = None,
+    name: str | None = None,
+) -> BenchmarkSpec:
     """A default benchmark by name (fields overridable) or a file path.
 
     For a path the fields default to ``problem``/``answer``/``latex`` and the name to the file stem (the
     parent folder's name when the stem is a split name such as ``test``).
     """
-    given = {"problem_field": problem_field, "answer_field": answer_field, "answer_format": answer_format,
-             "id_field": id_field, "limit": limit, "name": name}
+    given = {
+        "problem_field": problem_field,
+        "answer_field": answer_field,
+        "answer_format": answer_format,
+        "id_field": id_field,
+        "limit": limit,
+        "name": name,
+    }
     overrides = {k: v for k, v in given.items() if v is not None}
     if benchmark in DEFAULT_BENCHMARKS:
         return replace(DEFAULT_BENCHMARKS[benchmark], **overrides)
     path = Path(benchmark)
     if not path.exists():
-        raise FileNotFoundError(f"--benchmark {benchmark!r}: neither a default benchmark "
-                                f"({', '.join(DEFAULT_BENCHMARKS)}) nor an existing file")
+        raise FileNotFoundError(
+            f"--benchmark {benchmark!r}: neither a default benchmark "
+            f"({', '.join(DEFAULT_BENCHMARKS)}) nor an existing file"
+        )
     stem = path.name.split(".")[0]
     default_name = path.parent.name if stem in ("test", "train", "validation", "val", "dev", "data") else stem
-    base = {"name": default_name or stem, "path": str(path), "problem_field": "problem",
-            "answer_field": "answer", "answer_format": "latex"}
+    base = {
+        "name": default_name or stem,
+        "path": str(path),
+        "problem_field": "problem",
+        "answer_field": "answer",
+        "answer_format": "latex",
+    }
     base.update(overrides)
     return BenchmarkSpec(**base)

@@ -24,13 +24,18 @@ from r1.prompts import MATH_INSTRUCTION
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m r1 eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m r1 eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", required=True, help="HF checkpoint directory (model + tokenizer)")
-    p.add_argument("--model-name", default=None,
-                   help="name in the results (default: the directory's name; its parent's if it is 'model')")
-    p.add_argument("--benchmark", required=True,
-                   help=f"one of {', '.join(DEFAULT_BENCHMARKS)} or a .jsonl/.parquet file")
+    p.add_argument(
+        "--model-name",
+        default=None,
+        help="name in the results (default: the directory's name; its parent's if it is 'model')",
+    )
+    p.add_argument(
+        "--benchmark", required=True, help=f"one of {', '.join(DEFAULT_BENCHMARKS)} or a .jsonl/.parquet file"
+    )
     p.add_argument("--benchmark-name", default=None, help="name in the results (default: derived)")
     p.add_argument("--problem-field", default=None)
     p.add_argument("--answer-field", default=None)
@@ -38,15 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-field", default=None)
     p.add_argument("--limit", type=int, default=None, help="first N problems only")
     p.add_argument("--k", type=int, default=16, help="samples per problem (paper: 16 MATH-500, 64 AIME)")
-    p.add_argument("--pass-k", type=int, action="append", default=None,
-                   help="also report pass@K (repeatable; pass@1 always)")
+    p.add_argument(
+        "--pass-k",
+        type=int,
+        action="append",
+        default=None,
+        help="also report pass@K (repeatable; pass@1 always)",
+    )
     p.add_argument("--temperature", type=float, default=0.6)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--max-new-tokens", type=int, default=32768)
     p.add_argument("--prompt-style", default="chat", choices=("chat", "r1_zero"))
     p.add_argument("--no-instruction", action="store_true", help="omit the \\boxed{} instruction")
-    p.add_argument("--prefill-think", action="store_true",
-                   help='force the response to start with "<think>\\n"')
+    p.add_argument(
+        "--prefill-think", action="store_true", help='force the response to start with "<think>\\n"'
+    )
     p.add_argument("--grader-mode", default="lenient", choices=("lenient", "strict"))
     p.add_argument("--grader-timeout", type=float, default=2.0, help="seconds per sample (hard timeout)")
     p.add_argument("--backend", default="transformers", choices=("transformers", "vllm"))
@@ -67,20 +78,33 @@ def main(argv: list[str]) -> int:
     from r1.eval.table import build_table, to_markdown, write_table
 
     try:
-        spec = resolve_benchmark(args.benchmark, problem_field=args.problem_field,
-                                 answer_field=args.answer_field, answer_format=args.answer_format,
-                                 id_field=args.id_field, limit=args.limit, name=args.benchmark_name)
+        spec = resolve_benchmark(
+            args.benchmark,
+            problem_field=args.problem_field,
+            answer_field=args.answer_field,
+            answer_format=args.answer_format,
+            id_field=args.id_field,
+            limit=args.limit,
+            name=args.benchmark_name,
+        )
         bench = load_benchmark(spec)
     except (BenchmarkError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        protocol = EvalProtocol(k=args.k, temperature=args.temperature, top_p=args.top_p,
-                                max_new_tokens=args.max_new_tokens, prompt_style=args.prompt_style,
-                                instruction=None if args.no_instruction else MATH_INSTRUCTION,
-                                prefill=THINK_PREFILL if args.prefill_think else "", seed=args.seed,
-                                pass_ks=tuple(args.pass_k or (1,)), grader_mode=args.grader_mode,
-                                grader_timeout_s=args.grader_timeout)
+        protocol = EvalProtocol(
+            k=args.k,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens,
+            prompt_style=args.prompt_style,
+            instruction=None if args.no_instruction else MATH_INSTRUCTION,
+            prefill=THINK_PREFILL if args.prefill_think else "",
+            seed=args.seed,
+            pass_ks=tuple(args.pass_k or (1,)),
+            grader_mode=args.grader_mode,
+            grader_timeout_s=args.grader_timeout,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -94,9 +118,16 @@ def main(argv: list[str]) -> int:
     model_path = Path(args.model).resolve()
     # results/<stage>/model -> "<stage>"
     model_name = args.model_name or (
-        model_path.parent.name if model_path.name == "model" else model_path.name)
-    samples, summary = evaluate(args.model, bench, protocol, model_name=model_name, benchmark_name=spec.name,
-                                generator_options=options)
+        model_path.parent.name if model_path.name == "model" else model_path.name
+    )
+    samples, summary = evaluate(
+        args.model,
+        bench,
+        protocol,
+        model_name=model_name,
+        benchmark_name=spec.name,
+        generator_options=options,
+    )
     summary["benchmark_spec"] = spec.to_dict()
     if args.paper_model:
         summary["paper_model"] = args.paper_model

@@ -23,8 +23,21 @@ log = logging.getLogger(__name__)
 THINK_PREFILL = "<think>\n"
 
 SAMPLE_COLUMNS = (
-    "model", "benchmark", "problem_id", "sample_idx", "prompt", "completion", "extracted", "answer",
-    "correct", "timed_out", "n_tokens", "truncated", "format_ok", "language_consistency", "cluster_id",
+    "model",
+    "benchmark",
+    "problem_id",
+    "sample_idx",
+    "prompt",
+    "completion",
+    "extracted",
+    "answer",
+    "correct",
+    "timed_out",
+    "n_tokens",
+    "truncated",
+    "format_ok",
+    "language_consistency",
+    "cluster_id",
 )
 
 
@@ -84,9 +97,15 @@ def check_format(completion: str, prefill: str) -> bool:
     return bool(has_think_format(prefill + completion, prefilled=False))
 
 
-def evaluate(model_dir: str, benchmark_df: pd.DataFrame, protocol: EvalProtocol, model_name: str,
-             benchmark_name: str, generator=None, generator_options: dict | None = None
-             ) -> tuple[pd.DataFrame, dict]:
+def evaluate(
+    model_dir: str,
+    benchmark_df: pd.DataFrame,
+    protocol: EvalProtocol,
+    model_name: str,
+    benchmark_name: str,
+    generator=None,
+    generator_options: dict | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Sample `protocol.k` completions per problem, grade them, and return (per-sample records, summary).
 
     `generator` (anything with `.tokenizer` and `.generate(prompts, SamplingParams)`) is built from
@@ -113,63 +132,93 @@ def evaluate(model_dir: str, benchmark_df: pd.DataFrame, protocol: EvalProtocol,
     problems = benchmark_df["problem"].tolist()
     golds = [str(a) for a in benchmark_df["answer"]]
     ids = [str(i) for i in benchmark_df["id"]]
-    prompts = [render_prompt(tokenizer, p, style=protocol.prompt_style, instruction=protocol.instruction,
-                             prefill=protocol.prefill) for p in problems]
-    params = SamplingParams(n=protocol.k, temperature=protocol.temperature, top_p=protocol.top_p,
-                            max_new_tokens=protocol.max_new_tokens, seed=protocol.seed)
-    log.info("eval %s on %s: %d problems x k=%d (max_new_tokens=%d, backend=%s)", model_name, benchmark_name,
-             len(prompts), protocol.k, protocol.max_new_tokens, backend)
+    prompts = [
+        render_prompt(
+            tokenizer,
+            p,
+            style=protocol.prompt_style,
+            instruction=protocol.instruction,
+            prefill=protocol.prefill,
+        )
+        for p in problems
+    ]
+    params = SamplingParams(
+        n=protocol.k,
+        temperature=protocol.temperature,
+        top_p=protocol.top_p,
+        max_new_tokens=protocol.max_new_tokens,
+        seed=protocol.seed,
+    )
+    log.info(
+        "eval %s on %s: %d problems x k=%d (max_new_tokens=%d, backend=%s)",
+        model_name,
+        benchmark_name,
+        len(prompts),
+        protocol.k,
+        protocol.max_new_tokens,
+        backend,
+    )
     t_gen = time.time()
     outputs = generator.generate(prompts, params, desc=f"eval {model_name}/{benchmark_name}")
     gen_seconds = time.time() - t_gen
     if len(outputs) != len(prompts) or any(len(o) != protocol.k for o in outputs):
-        raise RuntimeError(f"generator returned {[len(o) for o in outputs]} samples for {len(prompts)} "
-                           f"prompts; expected {protocol.k} each")
+        raise RuntimeError(
+            f"generator returned {[len(o) for o in outputs]} samples for {len(prompts)} "
+            f"prompts; expected {protocol.k} each"
+        )
 
     completions = [s.text for out in outputs for s in out]
     flat_golds = [g for g in golds for _ in range(protocol.k)]
-    grades = grade_batch(completions, flat_golds, mode=protocol.grader_mode,
-                         timeout_s=protocol.grader_timeout_s)
+    grades = grade_batch(
+        completions, flat_golds, mode=protocol.grader_mode, timeout_s=protocol.grader_timeout_s
+    )
 
     records = []
     for i, out in enumerate(outputs):
         problem_grades = grades[i * protocol.k : (i + 1) * protocol.k]
-        clusters = cluster_answers([g.extracted for g in problem_grades], mode=protocol.grader_mode,
-                                   timeout_s=protocol.grader_timeout_s)
+        clusters = cluster_answers(
+            [g.extracted for g in problem_grades],
+            mode=protocol.grader_mode,
+            timeout_s=protocol.grader_timeout_s,
+        )
         for j, (sample, grade, cid) in enumerate(zip(out, problem_grades, clusters, strict=True)):
-            records.append({
-                "model": model_name,
-                "benchmark": benchmark_name,
-                "problem_id": ids[i],
-                "sample_idx": j,
-                "prompt": prompts[i],
-                "completion": sample.text,
-                "extracted": grade.extracted,
-                "answer": golds[i],
-                "correct": grade.correct,
-                "timed_out": bool(grade.timed_out),
-                "n_tokens": int(sample.n_tokens),
-                "truncated": bool(sample.truncated),
-                "format_ok": check_format(sample.text, protocol.prefill),
-                "language_consistency": float(language_consistency(sample.text)),
-                "cluster_id": cid,
-            })
+            records.append(
+                {
+                    "model": model_name,
+                    "benchmark": benchmark_name,
+                    "problem_id": ids[i],
+                    "sample_idx": j,
+                    "prompt": prompts[i],
+                    "completion": sample.text,
+                    "extracted": grade.extracted,
+                    "answer": golds[i],
+                    "correct": grade.correct,
+                    "timed_out": bool(grade.timed_out),
+                    "n_tokens": int(sample.n_tokens),
+                    "truncated": bool(sample.truncated),
+                    "format_ok": check_format(sample.text, protocol.prefill),
+                    "language_consistency": float(language_consistency(sample.text)),
+                    "cluster_id": cid,
+                }
+            )
     samples = pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
     samples["correct"] = samples["correct"].astype("boolean")
     samples["cluster_id"] = samples["cluster_id"].astype("Int64")
     samples["extracted"] = pd.Series([r["extracted"] for r in records], dtype=object)  # None, not NaN
 
     summary = summarize(samples, pass_ks=protocol.pass_ks, mode=protocol.grader_mode)
-    summary.update({
-        "model": model_name,
-        "benchmark": benchmark_name,
-        "model_dir": str(model_dir),
-        "backend": backend,
-        "chat_template_sha256": chat_template_sha256(tokenizer),
-        "example_prompt": prompts[0],
-        "generation_seconds": round(gen_seconds, 3),
-        "eval_seconds": round(time.time() - t0, 3),
-    })
+    summary.update(
+        {
+            "model": model_name,
+            "benchmark": benchmark_name,
+            "model_dir": str(model_dir),
+            "backend": backend,
+            "chat_template_sha256": chat_template_sha256(tokenizer),
+            "example_prompt": prompts[0],
+            "generation_seconds": round(gen_seconds, 3),
+            "eval_seconds": round(time.time() - t0, 3),
+        }
+    )
     for key, value in protocol.to_dict().items():
         summary.setdefault(key, value)
     summary["grader_mode"] = protocol.grader_mode

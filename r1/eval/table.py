@@ -46,8 +46,13 @@ BENCHMARK_ALIASES = {
 
 LEADING_COLUMNS = ["model", "benchmark", "n_problems", "k"]
 TRAILING_COLUMNS = [
-    "mean_length", "median_length", "truncation_rate", "format_rate", "language_consistency",
-    "n_unparseable_gold", "grader_mode",
+    "mean_length",
+    "median_length",
+    "truncation_rate",
+    "format_rate",
+    "language_consistency",
+    "n_unparseable_gold",
+    "grader_mode",
 ]
 PAPER_METRICS = ("pass@1", "cons@64")
 
@@ -87,8 +92,11 @@ def _metric_k(col: str) -> int:
     return int(col.split("@", 1)[1])
 
 
-def build_table(summaries: list[dict], paper_csv: str | Path | None = DEFAULT_PAPER_CSV,
-                paper_models: dict | str | None = None) -> pd.DataFrame:
+def build_table(
+    summaries: list[dict],
+    paper_csv: str | Path | None = DEFAULT_PAPER_CSV,
+    paper_models: dict | str | None = None,
+) -> pd.DataFrame:
     """One row per (model, benchmark) with every metric of `summarize`, plus paper_model/paper_pass@1/...
 
     Raises ValueError when two summaries share (model, benchmark).
@@ -141,11 +149,13 @@ def _fmt(value) -> str:
 def to_markdown(df: pd.DataFrame) -> str:
     """GitHub Markdown table (own renderer: no `tabulate` dependency). Floats to 4 significant digits."""
     cols = [str(c) for c in df.columns]
-    body = [[_fmt(v).replace("|", "\\|").replace("\n", " ") for v in row]
-            for row in df.itertuples(index=False)]
+    body = [
+        [_fmt(v).replace("|", "\\|").replace("\n", " ") for v in row] for row in df.itertuples(index=False)
+    ]
     widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(cols)]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-               for c in df.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns
+    ]
     layout = list(zip(widths, numeric, strict=True))
 
     def line(cells):
@@ -162,7 +172,7 @@ def write_table(df: pd.DataFrame, csv_path: str | Path, md_path: str | Path, htm
         df.to_csv(tmp, index=False)
     write_text(md_path, to_markdown(df))
     html = df.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0, classes="r1-eval")
-    write_text(html_path, "<!doctype html>\n<meta charset=\"utf-8\">\n<title>r1 eval</title>\n" + html + "\n")
+    write_text(html_path, '<!doctype html>\n<meta charset="utf-8">\n<title>r1 eval</title>\n' + html + "\n")
 
 
 def _cell(sub: pd.DataFrame, model: str, col: str) -> float:
@@ -199,8 +209,9 @@ def plot_pass1_by_stage(df: pd.DataFrame, png_path: str | Path, stage_order: lis
                 ax.scatter(xs, paper, color="tab:red", marker="D", zorder=3, label="paper pass@1")
         for x, v in zip(xs, ours, strict=True):
             if not math.isnan(v):
-                ax.annotate(f"{v:.3f}", (x, v), textcoords="offset points", xytext=(0, 4), ha="center",
-                            fontsize=8)
+                ax.annotate(
+                    f"{v:.3f}", (x, v), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8
+                )
         ax.set_xticks(xs, models, rotation=30, ha="right")
         ax.set_ylim(0, 1.05)
         ax.set_title(str(bench))
