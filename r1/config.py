@@ -61,6 +61,13 @@ def _check_semantics(config: dict, source: str) -> None:
     names = [s["name"] for s in config["data"]["sources"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: data.sources: source names must be unique, got {names}")
+    bench_names = [b["name"] for b in config["benchmarks"]]
+    for stage in ("rl_zero", "rl_reasoning", "rl_final", "cold_start_sft", "sft", "sft_stabilize"):
+        for name in (config[stage].get("heldout") or {}).get("benchmarks") or []:
+            if name not in bench_names:
+                raise ConfigError(
+                    f"{source}: {stage}.heldout.benchmarks: {name!r} is not a benchmark name {bench_names}"
+                )
     if config["distill"]["teacher"] == "rl_final" and not config["rl_final"].get("enabled"):
         raise ConfigError(f"{source}: distill.teacher: 'rl_final' needs rl_final.enabled: true")
     for i, st in enumerate(config["distill"]["students"]):

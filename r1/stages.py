@@ -82,6 +82,7 @@ def rl(job: JobSpec) -> None:
         metrics_out=job.out("metrics"),
         seed=job.seed,
         fp=_fingerprint(job),
+        heldout=job.params.get("heldout"),
     )
 
 
@@ -109,6 +110,8 @@ def sft(job: JobSpec) -> None:
         metrics_out=job.out("metrics"),
         seed=job.seed,
         fp=_fingerprint(job),
+        heldout=job.params.get("heldout"),
+        grading=job.params.get("grading"),
     )
 
 

@@ -317,6 +317,22 @@ def grpo_trainer(
     )
 
 
+def _attach_heldout(
+    trainer, heldout: dict | None, tokenizer, prompt_style: str, grading: dict, work: Path, seed: int
+) -> None:
+    """Held-out evaluation during training (r1.heldout) when the stage has a `heldout:` block."""
+    if not heldout or not heldout.get("benchmarks"):
+        return
+    from r1.heldout import HeldoutEvaluator, attach, heldout_callback
+
+    evaluator = HeldoutEvaluator(
+        heldout["cfg"], heldout["benchmarks"], tokenizer, prompt_style, grading, seed
+    )
+    attach(
+        trainer, heldout_callback(evaluator, work / "metrics.jsonl", heldout["cfg"].get("every_steps", 25))
+    )
+
+
 def train_grpo(
     *,
     model_dir: str,
@@ -329,6 +345,7 @@ def train_grpo(
     metrics_out: str,
     seed: int,
     fp: str,
+    heldout: dict | None = None,
 ) -> None:
     work = Path(work_dir)
     resume = prepare_work_dir(work, fp)
@@ -343,6 +360,9 @@ def train_grpo(
         work_dir=work,
         seed=seed,
         callbacks=[metrics_callback(work / "metrics.jsonl")],
+    )
+    _attach_heldout(
+        trainer, heldout, trainer.processing_class, stage_cfg["prompt_style"], grading, work, seed
     )
     trainer.train(resume_from_checkpoint=resume)
     _finish(trainer, trainer.processing_class, work, model_out, metrics_out)
@@ -371,6 +391,8 @@ def train_sft(
     metrics_out: str,
     seed: int,
     fp: str,
+    heldout: dict | None = None,
+    grading: dict | None = None,
 ) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -392,6 +414,8 @@ def train_sft(
         processing_class=tokenizer,
         callbacks=[metrics_callback(work / "metrics.jsonl")],
     )
+    tokenizer.padding_side = "left"  # generation in the held-out callback; SFT pads by its own collator
+    _attach_heldout(trainer, heldout, tokenizer, "chat", grading or {}, work, seed)
     trainer.train(resume_from_checkpoint=resume)
     _finish(trainer, tokenizer, work, model_out, metrics_out)
 

@@ -41,6 +41,7 @@ rule cold_start_sft:
     input:
         unpack(lambda wc: model_input("base")),
         code=code("sft"),
+        heldout=heldout_files("cold_start_sft"),
         benchmarks=benchmark_files(),
         dataset="results/cold_start/dataset.parquet",
         dataset_manifest="results/cold_start/manifest.json",
@@ -61,6 +62,8 @@ rule cold_start_sft:
         deepspeed=stage_deepspeed("cold_start_sft"),
         target="r1.stages:sft",
         cfg=config["cold_start_sft"],
+        heldout=heldout_params("cold_start_sft"),
+        grading=grading_cfg(),
         decontam=decontam_cfg(),
         seed=SEED,
     script:

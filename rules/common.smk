@@ -125,9 +125,12 @@ DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
     "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"],
-    "rl": ["r1/train.py", "r1/prompts.py"] + GRADING_CODE,
+    "rl": ["r1/train.py", "r1/prompts.py", "r1/heldout.py", "r1/generation.py"]
+    + GRADING_CODE,
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
-    "sft": ["r1/train.py", "r1/sft_data.py"] + DECONTAM_CODE,
+    "sft": ["r1/train.py", "r1/sft_data.py", "r1/heldout.py", "r1/generation.py"]
+    + DECONTAM_CODE
+    + GRADING_CODE,
     "distill_student": ["r1/train.py", "r1/models.py"],
     # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
     "eval": [
@@ -213,9 +216,41 @@ def distill_dataset_cfg():
     return {k: v for k, v in distill_sample_cfg().items() if k in keys}
 
 
-def eval_cfg():
-    """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table."""
-    return {k: v for k, v in config["eval"].items() if k != "models"}
+def eval_cfg(model=None):
+    """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table.
+    With `eval.prompt_style: trained` a model is evaluated with the prompt style it was trained on.
+    """
+    cfg = {k: v for k, v in config["eval"].items() if k != "models"}
+    if model is not None and cfg.get("prompt_style") == "trained":
+        cfg["prompt_style"] = trained_prompt_style(model)
+    return cfg
+
+
+def trained_prompt_style(model):
+    """The prompt style a checkpoint last trained on: its RL stage's `prompt_style`, else `chat`
+    (the chat-tuned base, every SFT stage and the distilled students)."""
+    return (
+        config.get(model, {}).get("prompt_style", "chat")
+        if model in RL_STAGES
+        else "chat"
+    )
+
+
+RL_STAGES = ("rl_zero", "rl_reasoning", "rl_final")
+
+
+def heldout_params(stage):
+    """A training stage's held-out evaluation (r1/heldout.py): its block plus the benchmarks it names."""
+    block = config[stage].get("heldout") or {}
+    names = block.get("benchmarks") or []
+    if not names:
+        return None
+    return {"cfg": block, "benchmarks": [benchmark_cfg(n) for n in names]}
+
+
+def heldout_files(stage):
+    block = config[stage].get("heldout") or {}
+    return [benchmark_cfg(n)["path"] for n in block.get("benchmarks") or []]
 
 
 def data_source_files():

@@ -17,7 +17,7 @@ rule eval_generate:
         **stage_resources("eval_generate"),
     params:
         target="r1.stages:eval_generate",
-        cfg=eval_cfg(),
+        cfg=lambda wc: eval_cfg(wc.model),
         benchmark=lambda wc: benchmark_cfg(wc.benchmark),
         generation=generation_cfg(),
         grading=grading_cfg(),

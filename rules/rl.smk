@@ -2,6 +2,7 @@ rule rl_zero:
     input:
         unpack(lambda wc: model_input("base")),
         code=code("rl"),
+        heldout=heldout_files("rl_zero"),
         train="results/data/train.parquet",
         data_manifest="results/data/manifest.json",
     output:
@@ -21,6 +22,7 @@ rule rl_zero:
         deepspeed=stage_deepspeed("rl_zero"),
         target="r1.stages:rl",
         cfg=config["rl_zero"],
+        heldout=heldout_params("rl_zero"),
         grading=grading_cfg(),
         seed=SEED,
     script:
@@ -31,6 +33,7 @@ rule rl_reasoning:
     input:
         unpack(lambda wc: model_input("cold_start_sft")),
         code=code("rl"),
+        heldout=heldout_files("rl_reasoning"),
         train="results/data/train.parquet",
         data_manifest="results/data/manifest.json",
     output:
@@ -50,6 +53,7 @@ rule rl_reasoning:
         deepspeed=stage_deepspeed("rl_reasoning"),
         target="r1.stages:rl",
         cfg=config["rl_reasoning"],
+        heldout=heldout_params("rl_reasoning"),
         grading=grading_cfg(),
         seed=SEED,
     script:
@@ -60,6 +64,7 @@ rule rl_final:
     input:
         unpack(lambda wc: model_input("sft_stabilize")),
         code=code("rl"),
+        heldout=heldout_files("rl_final"),
         train="results/data/train.parquet",
         data_manifest="results/data/manifest.json",
     output:
@@ -79,6 +84,7 @@ rule rl_final:
         deepspeed=stage_deepspeed("rl_final"),
         target="r1.stages:rl",
         cfg=config["rl_final"],
+        heldout=heldout_params("rl_final"),
         grading=grading_cfg(),
         seed=SEED,
     script:

@@ -36,6 +36,7 @@ rule sft:
     input:
         unpack(lambda wc: model_input("base")),
         code=code("sft"),
+        heldout=heldout_files("sft"),
         benchmarks=benchmark_files(),
         dataset="results/rejection_sampling/dataset.parquet",
         dataset_manifest="results/rejection_sampling/manifest.json",
@@ -56,6 +57,8 @@ rule sft:
         deepspeed=stage_deepspeed("sft"),
         target="r1.stages:sft",
         cfg=config["sft"],
+        heldout=heldout_params("sft"),
+        grading=grading_cfg(),
         decontam=decontam_cfg(),
         seed=SEED,
     script:
@@ -66,6 +69,7 @@ rule sft_stabilize:
     input:
         unpack(lambda wc: model_input("sft")),
         code=code("sft"),
+        heldout=heldout_files("sft_stabilize"),
         benchmarks=benchmark_files(),
         files=config["sft_stabilize"].get("files", []),
     output:
@@ -85,6 +89,8 @@ rule sft_stabilize:
         deepspeed=stage_deepspeed("sft_stabilize"),
         target="r1.stages:sft",
         cfg=config["sft_stabilize"],
+        heldout=heldout_params("sft_stabilize"),
+        grading=grading_cfg(),
         decontam=decontam_cfg(),
         seed=SEED,
     script:
