@@ -144,12 +144,15 @@ class HeldoutEvaluator:
         self.prompt_style = prompt_style
         self.gen = LiveGenerator(tokenizer, self.cfg["batch_size"])
 
-    def __call__(self, model) -> dict:
+    n_examples = 4  # completions kept per set and evaluation (heldout_samples.jsonl): read what it wrote
+
+    def __call__(self, model) -> tuple[dict, list[dict]]:
         from r1.grading import grade_batch
         from r1.rewards import has_think_format
 
         c = self.cfg
         row: dict = {}
+        examples: list[dict] = []
         for s in self.sets:
             t0 = time.time()
             samples = self.gen.generate(
@@ -185,7 +188,19 @@ class HeldoutEvaluator:
                     f"{key}/seconds": time.time() - t0,
                 }
             )
-        return row
+            for i in range(min(self.n_examples, len(s.prompts))):
+                g = grades[i * k]
+                examples.append(
+                    {
+                        "benchmark": s.name,
+                        "problem": i,
+                        "answer": s.golds[i],
+                        "completion": samples[i * k][0],
+                        "extracted": g.extracted,
+                        "correct": bool(g.correct),
+                    }
+                )
+        return row, examples
 
 
 def heldout_callback(evaluator: HeldoutEvaluator, metrics_path: Path, every_steps: int):
@@ -204,10 +219,12 @@ def heldout_callback(evaluator: HeldoutEvaluator, metrics_path: Path, every_step
         def _run(self, args, state, control, model):
             if not state.is_world_process_zero or model is None:
                 return
-            row = evaluator(model)
+            row, examples = evaluator(model)
             line = {"step": state.global_step, **row}
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(line) + "\n")
+            with open(metrics_path.parent / "heldout_samples.jsonl", "a") as f:
+                f.writelines(json.dumps({"step": state.global_step, **e}) + "\n" for e in examples)
             brief = {
                 k.split("/", 1)[1]: round(v, 4)
                 for k, v in row.items()

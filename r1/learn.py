@@ -76,7 +76,7 @@ def snakemake_argv(
         "--nolock",
     ]
     if device == "gpu":
-        argv += ["--resources", "gpu=2"]
+        argv[argv.index("--cores") : argv.index("--cores")] = ["--resources", "gpu=2"]
     return argv + exp["target"].split()
 
 
@@ -151,6 +151,13 @@ def _checkpoint_metrics(wd: Path, stage: str) -> Path:
     return done if done.exists() else wd / "results" / stage / "checkpoints" / "metrics.jsonl"
 
 
+def _train_rows(wd: Path, exp: dict) -> list[dict]:
+    path = _checkpoint_metrics(wd, exp["stage"])
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip() and '"loss"' in ln]
+
+
 def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
     """One record per (experiment, arm, held-out benchmark) from the runs on disk."""
     records = []
@@ -172,6 +179,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                 wall = float(lines[-1].split("\t")[0]) if len(lines) > 1 else None
             for b in benches:
                 key = f"heldout/{b}"
+                best = max((r for r in curve if f"{key}/pass@1" in r), key=lambda r: r[f"{key}/pass@1"])
                 if f"{key}/pass@1" not in first or f"{key}/pass@1" not in last:
                     continue
                 records.append(
@@ -195,6 +203,11 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "command": f"python -m r1 learn run {name} --device {device} --arms {arm}",
                         "snakemake": cmd,
                         "commit": commit,
+                        "best_step": best["step"],
+                        "best_acc": best[f"{key}/pass@1"],
+                        "nonfinite_skipped": max(
+                            (r.get("nonfinite_skipped", 0) for r in _train_rows(wd, exp)), default=0
+                        ),
                         "curve": [
                             {
                                 "step": r["step"],

@@ -121,6 +121,48 @@ def metrics_callback(path: Path):
     return MetricsJsonl()
 
 
+def nonfinite_guard():
+    """Skip an optimizer step whose gradients are not finite (and count it as `nonfinite_skipped`).
+
+    One NaN/inf gradient step turns every weight and Adam moment into NaN for good; measured on one H200
+    (docs/results.md, E1): a GRPO run at 98% held-out accuracy produced a NaN gradient at step 120 (near-
+    deterministic policy, the k3 KL estimator exp(ref - logp) overflowing) and never recovered. TRL and
+    transformers do not guard against it (transformers only filters NaN losses out of the logged mean), so
+    r1 drops such a step's gradients before the optimizer sees them. With DeepSpeed the engine owns the
+    gradients (p.grad is None here) and this guard does nothing.
+    """
+    from transformers import TrainerCallback
+
+    class NonFiniteGuard(TrainerCallback):
+        skipped = 0
+
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            import torch
+
+            grads = [p.grad for p in model.parameters() if p.grad is not None] if model is not None else []
+            if not grads or bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()):
+                return
+            for p in model.parameters():
+                p.grad = None  # torch optimizers skip parameters without a gradient
+            self.skipped += 1
+            log.warning(
+                "step %d: non-finite gradient, optimizer step skipped (%d so far)",
+                state.global_step + 1,
+                self.skipped,
+            )
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs is not None and "loss" in logs:
+                logs["nonfinite_skipped"] = self.skipped
+
+    return NonFiniteGuard()
+
+
+def training_callbacks(work: Path) -> list:
+    """Callbacks of every r1 training stage: the NaN guard (first, so the metrics see its count), metrics."""
+    return [nonfinite_guard(), metrics_callback(work / "metrics.jsonl")]
+
+
 def _finish(trainer, tokenizer, work_dir: Path, model_out: str, metrics_out: str | None) -> None:
     if trainer.accelerator.is_main_process:
         with atomic_dir(model_out) as tmp:
@@ -359,7 +401,7 @@ def train_grpo(
         grading=grading,
         work_dir=work,
         seed=seed,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
+        callbacks=training_callbacks(work),
     )
     _attach_heldout(
         trainer, heldout, trainer.processing_class, stage_cfg["prompt_style"], grading, work, seed
@@ -412,7 +454,7 @@ def train_sft(
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
+        callbacks=training_callbacks(work),
     )
     tokenizer.padding_side = "left"  # generation in the held-out callback; SFT pads by its own collator
     _attach_heldout(trainer, heldout, tokenizer, "chat", grading or {}, work, seed)
@@ -460,7 +502,7 @@ def train_gkd(
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
+        callbacks=training_callbacks(work),
     )
     trainer.train(resume_from_checkpoint=resume)
     _finish(trainer, tokenizer, work, model_out, metrics_out)

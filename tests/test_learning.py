@@ -91,3 +91,29 @@ def test_grpo_accuracy_reward_learns_and_random_reward_does_not(tmp_path):
     assert learned[-1]["heldout/copy/ci95_lo"] > learned[0]["heldout/copy/ci95_hi"]
     c_start, c_end = control[0][key], control[-1][key]
     assert c_end < c_start + 0.25, f"the random reward should teach nothing, got {c_start} -> {c_end}"
+
+
+def test_nonfinite_gradient_step_is_skipped():
+    import torch
+    from transformers import TrainerControl, TrainerState
+
+    from r1.train import nonfinite_guard
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    guard = nonfinite_guard()
+    model(torch.ones(1, 3)).sum().backward()
+    model.weight.grad[0, 0] = float("nan")
+    guard.on_pre_optimizer_step(None, TrainerState(), TrainerControl(), model=model)
+    opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    logs = {"loss": 0.1}
+    guard.on_log(None, TrainerState(), TrainerControl(), logs=logs)
+    assert logs["nonfinite_skipped"] == 1
+    # a finite step goes through
+    model(torch.ones(1, 3)).sum().backward()
+    guard.on_pre_optimizer_step(None, TrainerState(), TrainerControl(), model=model)
+    opt.step()
+    assert not torch.equal(before[0], model.weight)
