@@ -151,6 +151,138 @@ def test_table_through_grade_batch_matches_in_process():
         assert [r.correct for r in results] == [is_equivalent(p, g, mode) for p, g in rows]
 
 
+# ------------------------------------------------------------------ what a policy could farm, and normalize() bugs
+# Each row pins one decision (issue 12). pred, gold, strict, lenient.
+PINNED = [
+    # an integer reference needs an answer of exactly its value, in both modes (no 1e-4 tolerance)
+    ("60001", "60000", False, False),
+    ("59999", "60000", False, False),
+    ("1000001", "1000000", False, False),
+    ("1000000.4", "1000000", False, False),
+    ("1023.99999", "1024", False, False),
+    ("6.0001e4", "60000", False, False),
+    ("60000.5", "60,000", False, False),
+    ("2.00001", "2", False, False),
+    ("5000\\%", "50", False, False),  # a % never turns an answer into a different integer
+    ("0.5\\%", "50", False, False),
+    ("0.5", "50\\%", False, True),  # ... but 50% is 0.5, exactly
+    ("0.50001", "50\\%", False, False),
+    ("27", "27.0", True, True),
+    ("27.0", "27", False, True),  # exact value: lenient only
+    ("6e4", "60000", False, True),
+    ("2^{10}", "1024", False, True),
+    ("1,000", "1000", True, True),
+    ("1,000,000", "1000000", True, True),
+    ("\\frac{1}{2}", "0.5", True, True),
+    # tolerance only where the reference is not an integer
+    ("0.33334", "\\frac{1}{3}", False, True),
+    ("0.333", "\\frac{1}{3}", False, False),
+    ("3.14159", "\\pi", False, True),
+    ("0.866025", "\\frac{\\sqrt{3}}{2}", False, True),  # strict: PRM800K exactness, no decimal approximation
+    # normalize(): matrix row breaks with spaces
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", True, True),
+    ("\\begin{pmatrix} 1 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", False, False),
+    (
+        "\\begin{pmatrix} -1 & 2 \\\\ 0 & 5 \\end{pmatrix}",
+        "\\begin{pmatrix}-1&2\\\\0&5\\end{pmatrix}",
+        True,
+        True,
+    ),
+    # normalize(): MATH's thousands separators
+    ("14{,}916", "14916", True, True),
+    ("14916", "14{,}916", True, True),
+    ("11,\\! 111", "11111", True, True),
+    # normalize(): a numeric left-hand side is not a variable
+    ("11a+c", "7 = 11a+c", False, False),
+    ("13 = 7", "7", False, False),
+    ("\\frac{1}{2} = \\frac{1}{3}", "\\frac{1}{3}", False, False),
+    ("a+b = 7", "7", False, True),  # a named quantity's value (lenient); its left side is never credited
+    ("x = 3", "3", True, True),
+    ("\\theta = 3", "3", True, True),
+    ("f(x) = 2x", "2x", True, True),
+    # normalize(): spaces are not squeezed before the thousands check
+    ("32, 349", "32349", False, False),
+    ("2, 500", "2500", False, False),
+    ("0,111", "111", False, False),
+    ("0,111", "0.111", False, False),  # a comma is never a decimal point
+    # strict reads units, text suffixes and percentage words
+    ("5", "5\\textnormal{ miles}", True, True),
+    ("5", "5 \\text{ bowls}", True, True),
+    ("5 \\text{ bowls}", "5", True, True),
+    ("5", "5 pct", True, True),
+    ("5", "5 percentage", True, True),
+    ("12", "12 \\text{ cm}^2", True, True),
+    # units are ignored: the question fixes the unit
+    ("5 km", "5 m", True, True),
+    # two named left-hand sides must agree
+    ("y = 3", "x = 3", False, False),
+    ("x = 3", "x = 3", True, True),
+    ("k = 3", "3", True, True),
+    # the last \\boxed wins (one value is graded, never both)
+    ("\\boxed{5} \\boxed{6}", "6", True, True),
+    ("\\boxed{5} \\boxed{6}", "5", False, False),
+    # trailing text cannot smuggle a second value
+    ("5 \\text{ (or maybe 6)}", "6", False, False),
+    ("5 \\text{ dollars and 6 cents}", "6", False, False),
+]
+
+
+@pytest.mark.parametrize(("pred", "gold", "strict", "lenient"), PINNED)
+def test_pinned_decisions(pred, gold, strict, lenient):
+    assert is_equivalent(pred, gold, "strict") is strict
+    assert is_equivalent(pred, gold, "lenient") is lenient
+
+
+# One answer offering two values (a hedge) must not be credited for either of them.
+HEDGES = [
+    "A \\lor B",
+    "A \\vee B",
+    "A \\text{ or } B",
+    "A or B",
+    "A, B",
+    "\\{A, B\\}",
+    "A \\text{ and } B",
+    "A; B",
+    "A \\\\ B",
+    "A \\text{ (or } B)",
+    "A\\text{ (}B\\text{)}",
+    "A \\pm B",
+    "[A, B]",
+    "x = A, x = B",
+    "A \\approx B",
+    "A \\neq B",
+    "A|B",
+    "A \\mid B",
+    "A\\cup B",
+    "A \\quad B",
+]
+HEDGE_PAIRS = [("5", "6"), ("12", "120"), ("7", "70"), ("\\frac{1}{2}", "\\frac{1}{3}"), ("0.5", "0.25")]
+
+
+@pytest.mark.parametrize("form", HEDGES)
+def test_hedged_answers_are_never_credited(form):
+    for a, b in HEDGE_PAIRS:
+        pred = form.replace("A", a).replace("B", b)
+        for gold in (a, b):
+            for mode in BOTH:
+                assert not is_equivalent(pred, gold, mode), (pred, gold, mode)
+
+
+def test_cli_lenient_rejects_integer_near_misses(tmp_path, capsys):
+    rows = [
+        ("\\boxed{60001}", "60000", False),
+        ("\\boxed{1000001}", "1000000", False),
+        ("\\boxed{59999.99}", "60000", False),
+        ("\\boxed{27}", "27.0", True),
+        ("\\boxed{1,000}", "1000", True),
+        ("\\boxed{\\frac{1}{2}}", "0.5", True),
+    ]
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps({"completion": c, "answer": a}) + "\n" for c, a, _ in rows))
+    assert grade_main(["--mode", "lenient", str(src), str(out)]) == 0
+    assert [g["correct"] for g in _jsonl(out)] == [ok for _, _, ok in rows]
+
+
 # ------------------------------------------------------------------ benchmark references graded against themselves
 def _references() -> list[str]:
     golds = [row["answer"].rsplit("#### ", 1)[1].strip() for row in _jsonl(ASSETS / "gsm8k" / "test.jsonl")]

@@ -121,7 +121,7 @@ def _fast_equal(a: str, b: str, a_raw: str, b_raw: str, mode: str) -> bool | Non
     na, nb = as_number(a), as_number(b)
     if na is None or nb is None:
         return None
-    if mode == "strict" or na == nb:
+    if mode == "strict" or na == nb or nb.denominator == 1:  # an integer reference: exact value only
         return na == nb
     return abs(na - nb) <= 1e-4 * max(abs(na), abs(nb))
 

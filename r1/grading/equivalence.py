@@ -6,12 +6,20 @@ strict: normalise both sides (see `normalize.py`), then
     no zero padding);
   - a literal fraction that is not in lowest terms must match exactly (`\\frac{2}{4}` != `\\frac{1}{2}`);
   - plain numbers (integers, decimals, reduced fractions) compare by exact value (`0.5` == `\\frac{1}{2}`);
+  - a decimal against a reference that is not a plain number is False (PRM800K: `0.866025` is not
+    `\\frac{\\sqrt{3}}{2}`; math-verify would round both to 6 places);
   - anything else: math-verify symbolic equality (`strict=True`).
 lenient: everything strict accepts, plus case-insensitive strings, multiple-choice letters (`(B)` == `B`),
-  a relation's right-hand side (`y = 2x` vs `2x`), numeric equality within 1e-4 relative (zero padding,
-  `27.0` == `27`), percentage variants when either side carries `%`/"percent" (`50\\%` == `0.5` == `50`),
-  tuples/intervals element-wise (same brackets), and math-verify with `strict=False`.
-Thousands separators are removed by normalisation, so `1,000` == `1000` in both modes.
+  the right-hand side of a relation whose left side names a quantity (`y = 2x` vs `2x`, never `13 = 7`),
+  numbers by value, tuples/intervals element-wise (same brackets), and math-verify with `strict=False`.
+  Numbers: an integer-valued reference (`60000`, `27.0`, `50\\%`, `2^{10}`) needs an answer of exactly the
+  same value (`27.0`, `2^{10}`, `\\frac{54}{2}` pass; `60001`, `59999.9` fail); only a reference that is
+  not an integer gets the 1e-4 relative tolerance (`3.14159` for `\\pi`). Percentages: `50\\%` == `0.5`
+  both ways, but a `%` never turns an answer into a different integer (`5000\\%` is not `50`).
+Both modes: thousands separators are removed by normalisation (`1,000` == `1000`); units and `\\text{...}`
+  suffixes after a number are ignored (the question fixes the unit); `x = 3` is not `y = 3` (two named
+  left-hand sides must agree); an answer that hedges with "or" (`5 \\lor 6`, `5 \\text{ or } 6`) is
+  wrong unless the reference has the same form.
 
 A reference that is empty, has unbalanced braces or holds no letter or digit gives None (skip the sample).
 Nothing here has timeout protection: math-verify's SIGALRM timeouts are disabled so this works in any
@@ -22,6 +30,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from fractions import Fraction
 from functools import lru_cache
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
@@ -33,10 +43,12 @@ from r1.grading.normalize import (
     as_number,
     balanced,
     has_leading_zero,
+    is_decimal,
     literal_fraction,
     mc_letter,
     normalize,
     split_top_level,
+    variable_lhs,
 )
 
 REL_TOL = 1e-4
@@ -97,6 +109,8 @@ def _reduced(frac: tuple[int, int]) -> bool:
 def _equal_strict(p: str, g: str) -> bool:
     if p == g:
         return True
+    if not _structure(p) <= _structure(g):
+        return False
     g_int = as_int(g)
     if g_int is not None:
         p_int = as_int(p)
@@ -107,33 +121,107 @@ def _equal_strict(p: str, g: str) -> bool:
     g_num, p_num = as_number(g), as_number(p)
     if g_num is not None and p_num is not None:
         return g_num == p_num
+    if is_decimal(p) or is_decimal(g):  # one side a decimal, the other not a plain number
+        return False
     return _mv_equal(p, g, strict=True)
 
 
-def _float_value(s: str) -> float | None:
+def _exact_value(s: str):
+    """The exact value of a closed-form number: a Fraction for literals, a sympy number (no free symbols)
+    for expressions such as `2^{10}` or `\\sqrt{2}`; None otherwise."""
     exact = as_number(s)
     if exact is not None:
-        return float(exact)
-    if len(s) > 200:
+        return exact
+    if len(s) > 200 or split_top_level(s) is not None:  # `32,349` is a list here, not a number
         return None
-    parsed = _mv_parse(s)
-    for expr in parsed:
+    for expr in _mv_parse(s):
         try:
             if getattr(expr, "is_number", False) and not getattr(expr, "free_symbols", True):
                 value = complex(expr.evalf(30))
-                if abs(value.imag) <= 1e-12 * max(1.0, abs(value.real)):
-                    return value.real
+                if math.isfinite(value.real) and abs(value.imag) <= 1e-12 * max(1.0, abs(value.real)):
+                    return expr
         except Exception:  # noqa: BLE001, S112 - not a finite number
             continue
     return None
 
 
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0) or (a == 0.0 and b == 0.0)
+def _integral(v) -> bool:
+    if isinstance(v, Fraction):
+        return v.denominator == 1
+    try:
+        f = float(v.evalf(30))
+        return abs(f - round(f)) <= 1e-9 * max(1.0, abs(f)) and bool(v.equals(round(f)))
+    except Exception:  # noqa: BLE001 - sympy can raise anything on odd input
+        return False
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a == b
+    import sympy
+
+    def sym(v):
+        return sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v
+
+    try:
+        return bool(sympy.simplify(sym(a) - sym(b)) == 0)
+    except Exception:  # noqa: BLE001 - sympy can raise anything on odd input
+        return False
+
+
+def _float(v) -> float:
+    return float(v) if isinstance(v, Fraction) else float(v.evalf(30))
+
+
+def _close(a, b) -> bool:
+    fa, fb = _float(a), _float(b)
+    return math.isclose(fa, fb, rel_tol=REL_TOL, abs_tol=0.0) or (fa == 0.0 and fb == 0.0)
+
+
+def _numbers_equal(p, g, p_percent: bool, g_percent: bool) -> bool:
+    """Lenient numeric equality: exact for an integer-valued reference, 1e-4 relative otherwise; a `%` on
+    either side also allows the value / 100 (exactly, for an integer reference written with `%`)."""
+    integral = _integral(g)
+    golds = [g, g / 100] if g_percent else [g]
+    preds = [p, p / 100] if p_percent and not integral else [p]
+    for pv in preds:
+        for gv in golds:
+            if _same_value(pv, gv) if integral else _close(pv, gv):
+                return True
+    return False
 
 
 def _is_percent(raw: str) -> bool:
-    return "%" in raw or "percent" in raw.lower()
+    return "%" in raw or "percent" in raw.lower() or "pct" in raw.lower()
+
+
+_LATEX_CMD = re.compile(r"\\[a-zA-Z]+")
+_HEDGE = re.compile(r"\\lor\b|\\vee\b|\bor\b", re.IGNORECASE)
+# Relations and separators: math-verify parses `5 \\approx 6`, `5 \\\\ 6`, `5 | 6` or `\\frac12 = \\frac13` as
+# one of the two numbers, so an answer holding one that the reference lacks would be farmable.
+_STRUCTURE = re.compile(
+    r"\\\\|\\(?:approx|neq|ne|mid|cup|cap|setminus|lor|vee|land|wedge|text|quad|qquad)(?![a-zA-Z])|[=|;]"
+)
+
+
+def _structure(s: str) -> set[str]:
+    """Relation and separator tokens of `s`, plus "unbalanced" when its brackets do not pair up in number
+    (`5(6`, left by a `\\text{ (}6\\text{)}` suffix; intervals such as `[1, 2)` pair up)."""
+    tokens = set(_STRUCTURE.findall(s))
+    if sum(s.count(c) for c in "([{") != sum(s.count(c) for c in ")]}"):
+        tokens.add("unbalanced")
+    return tokens
+
+
+def _hedged(p_raw: str, g_raw: str) -> bool:
+    """The answer offers alternatives (`5 \\lor 6`, `5 \\text{ or } 6`) that the reference does not."""
+    return bool(_HEDGE.search(p_raw)) and not _HEDGE.search(g_raw)
+
+
+def _lhs_conflict(p_raw: str, g_raw: str) -> bool:
+    """Both sides name a quantity on the left (`x = 3`, `y = 3`) and the names differ."""
+    p_lhs, g_lhs = variable_lhs(p_raw)[0], variable_lhs(g_raw)[0]
+    return p_lhs is not None and g_lhs is not None and p_lhs != g_lhs
 
 
 def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bool:
@@ -144,18 +232,24 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
         p_letter = mc_letter(p, pred=True) or mc_letter(p_raw, pred=True)
         if p_letter is not None:
             return p_letter == g_letter
-    if "=" in p and "=" not in g:
-        p = p.rsplit("=", 1)[1]
-        if p == g:
-            return True
-    g_val, p_val = _float_value(g), _float_value(p)
-    if g_val is not None and p_val is not None:
-        if _close(p_val, g_val):
-            return True
-        if _is_percent(p_raw) or _is_percent(g_raw):
-            return _close(p_val, g_val * 100) or _close(p_val, g_val / 100)
+    if p.count("=") == 1 and "=" not in g:
+        lhs, rhs = p.split("=")
+        if rhs and any(ch.isalpha() for ch in _LATEX_CMD.sub("", lhs)):  # `a+b=7`, never `\\frac12=7`
+            p = rhs
+            if p == g:
+                return True
+    if not _structure(p) <= _structure(g):
         return False
+    g_val = _exact_value(g)
+    if g_val is not None:
+        p_val = _exact_value(p)
+        if p_val is not None:
+            return _numbers_equal(p_val, g_val, _is_percent(p_raw), _is_percent(g_raw))
+        if _integral(g_val):
+            return False
     g_parts, p_parts = split_top_level(g), split_top_level(p)
+    if p_parts and not g_parts:  # a list against one value (`0,111` is two items, never 0.111)
+        return False
     if g_parts and p_parts and depth < 3 and len(g_parts[1]) == len(p_parts[1]):
         same_brackets = (g_parts[0], g_parts[2]) == (p_parts[0], p_parts[2])
         bare = not g_parts[0] or not p_parts[0]
@@ -164,8 +258,12 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
                 _equal_lenient(normalize(a), normalize(b), a, b, depth + 1)
                 for a, b in zip(p_parts[1], g_parts[1], strict=True)
             )
+    if not _structure(p) <= _structure(g):
+        return False
     return _mv_equal(p, g, strict=False) or (
-        (p_raw != p or g_raw != g) and _mv_equal(p_raw, g_raw, strict=False)
+        (p_raw != p or g_raw != g)
+        and _structure(p_raw) <= _structure(g_raw)
+        and _mv_equal(p_raw, g_raw, strict=False)
     )
 
 
@@ -190,6 +288,8 @@ def is_equivalent(pred: str | None, gold: str, mode: str = "lenient") -> bool | 
         return False
     p = normalize(p_raw)
     if not p:
+        return False
+    if _hedged(p_raw, g_raw) or _lhs_conflict(p_raw, g_raw):
         return False
     if mode == "strict":
         return _equal_strict(p, g)

@@ -1,9 +1,13 @@
 """LaTeX answer normalisation shared by both equivalence modes.
 
 Follows Hendrycks' MATH `strip_string` and the PRM800K grader: drop `\\left`/`\\right`, `\\!`, `$`,
-`^\\circ`, `\\%`, `\\text{...}` wrappers and trailing unit words, unify `\\dfrac`/`\\tfrac`, fix
-`\\frac12` and `a/b`, strip a short `x =` left-hand side, and remove thousands separators. Spaces are
-removed except where they separate a command from a following letter (`\\pi r` must not become `\\pir`).
+`^\\circ`, `\\%`, `\\text{...}` wrappers, a trailing `\\text{ ...}` suffix after a number and trailing
+unit words, unify `\\dfrac`/`\\tfrac`, fix `\\frac12` and `a/b`, strip a variable left-hand side
+(`x =`, `\\theta =`, `f(x) =`; never a number: `13 = 7` stays as it is), and remove thousands separators
+(`1,000`, MATH's `14{,}916` and `11,\\! 111`; the check runs before spaces are squeezed, so the list
+`32, 349` stays a list and `0,111` is not a number). `\\\\` (a matrix row break) is kept; `\\ ` (a
+control space) becomes a space. Spaces are then removed except where they separate a command from a
+following letter (`\\pi r` must not become `\\pir`).
 All functions are linear-time string operations: they run in the parent process on untrusted text.
 """
 
@@ -14,17 +18,31 @@ from fractions import Fraction
 
 MODES = ("strict", "lenient")
 
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_TEXT_CMD = re.compile(
+    r"\\(?:text|textnormal|textrm|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}"
+)
+# A `\text{...}` suffix after a number, a closing brace or bracket: a unit or a word (`5 \text{ bowls}`).
+_TEXT_SUFFIX = re.compile(
+    r"^(.*?[0-9})\]])\s*\\(?:text|textnormal|textrm|mbox)\s*\{[^{}]*\}\s*(?:\^\{?[23]\}?)?\.?$"
+)
 _UNITS = (
     "square units|square feet|square inches|square meters|square centimeters|sq units|units?|"
     "cents?|dollars?|degrees?|inches|inch|feet|foot|ft|meters?|metres?|cm|mm|km|m|kg|g|grams?|"
     "hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|mph|miles?|pounds?|lbs?|"
-    "ounces?|oz|liters?|litres?|ml|gallons?|people|students|marbles|apples|points|ways|times|percent"
+    "ounces?|oz|liters?|litres?|ml|gallons?|people|students|marbles|apples|points|ways|times|"
+    "percentage|percent|pct"
 )
 _TRAILING_UNITS = re.compile(
     rf"^(.*?[0-9}}])\s*(?:\^\{{?[23]\}}?)?\s*(?:{_UNITS})(?:\s*\^\{{?[23]\}}?|\^[23])?\.?$"
 )
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# Thousands separators: the first group has no leading zero (`0,111` is not a number), no spaces (`32, 349`
+# is a two-item list); MATH writes `14{,}916` and `11,\! 111` (rewritten to `,` first).
+_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
+_MATH_THOUSANDS = re.compile(r"\{,\}|,\\!\s*")
+# `\\` (matrix / array row break) stays; `\ ` (control space) is a space.
+_ROW_BREAK_OR_CONTROL_SPACE = re.compile(r"\\\\|\\ ")
+# A left-hand side that names a quantity: `x`, `AB`, `\theta`, `a_1`, `x_{n}`, `f(x)`; never a number.
+_VARIABLE_LHS = re.compile(r"^(?:[a-zA-Z]{1,2}|\\[a-zA-Z]+)(?:_\{?[a-zA-Z0-9]+\}?)?(?:\([a-zA-Z]\))?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _FRAC = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$")
@@ -100,16 +118,37 @@ def _squeeze_spaces(s: str) -> str:
     return _WS.sub("", s).replace("\x00", " ")
 
 
+def variable_lhs(answer: str) -> tuple[str | None, str]:
+    """(`x`, `3`) for `x = 3`: a single `=` whose left side names a quantity (see `_VARIABLE_LHS`), else
+    (None, answer). `7 = 11a+c` and `13 = 7` keep their numeric left side."""
+    if answer.count("=") != 1:
+        return None, answer
+    lhs, rhs = answer.split("=")
+    name = lhs.strip().replace(" ", "")
+    if rhs.strip() and _VARIABLE_LHS.match(name):
+        return name, rhs
+    return None, answer
+
+
+def _control_space(m: re.Match) -> str:
+    return m.group() if m.group() == "\\\\" else " "
+
+
 def normalize(answer: str) -> str:
     """Canonical string form of one extracted answer (never raises)."""
     s = str(answer).strip()
-    s = s.replace("\n", " ").replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "")
-    s = s.replace("\\ ", " ").replace("~", " ")
+    s = s.replace("\n", " ")
+    s = _MATH_THOUSANDS.sub(",", s)
+    s = s.replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "")
+    s = _ROW_BREAK_OR_CONTROL_SPACE.sub(_control_space, s).replace("~", " ")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
     s = s.replace("^{\\circ}", "").replace("^\\circ", "").replace("\\circ", "").replace("°", "")
     s = s.replace("\\$", "").replace("$", "")
     s = s.replace("\\%", "").replace("%", "")
+    m = _TEXT_SUFFIX.match(s.strip())
+    if m:
+        s = m.group(1)
     s = strip_text_commands(s)
     s = s.strip()
     if s.endswith("."):
@@ -120,16 +159,13 @@ def normalize(answer: str) -> str:
     s = s.replace(" .", " 0.").replace("{.", "{0.")
     if s.startswith("."):
         s = "0" + s
-    if s.count("=") == 1:
-        lhs, rhs = s.split("=")
-        if len(lhs.strip()) <= 2 and rhs.strip():
-            s = rhs
+    s = variable_lhs(s)[1].strip()
+    if _THOUSANDS.match(s):
+        s = s.replace(",", "")
     s = _fix_sqrt(s)
     s = _squeeze_spaces(s)
     s = _strip_outer_parens(s)
     s = _fix_fracs(s)
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "")
     if s == "0.5":
         s = "\\frac{1}{2}"
     s = _fix_a_slash_b(s)
@@ -157,6 +193,11 @@ def as_int(s: str) -> int | None:
 def has_leading_zero(s: str) -> bool:
     digits = s.lstrip("+-")
     return len(digits) > 1 and digits[0] == "0"
+
+
+def is_decimal(s: str) -> bool:
+    """A decimal literal with a point (`0.866`, `2.50`), not an integer."""
+    return "." in s and bool(_DECIMAL.match(s))
 
 
 def literal_fraction(s: str) -> tuple[int, int] | None:
