@@ -34,6 +34,15 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Print tables that tests record with `record_property("peer_agreement", text)` (also under xdist)."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for key, value in getattr(report, "user_properties", []):
+            if key == "peer_agreement":
+                terminalreporter.write_sep("-", "peer grader suites")
+                terminalreporter.write_line(value)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 3M-parameter random-init Llama with the SmolLM2 tokenizer and r1's chat template."""

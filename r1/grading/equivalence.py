@@ -248,7 +248,7 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
         if _integral(g_val):
             return False
     g_parts, p_parts = split_top_level(g), split_top_level(p)
-    if p_parts and not g_parts:  # a list against one value (`0,111` is two items, never 0.111)
+    if bool(p_parts) != bool(g_parts):  # a list against one value (`0,111` is two items, never 0.111)
         return False
     if g_parts and p_parts and depth < 3 and len(g_parts[1]) == len(p_parts[1]):
         same_brackets = (g_parts[0], g_parts[2]) == (p_parts[0], p_parts[2])

@@ -38,7 +38,7 @@ _TRAILING_UNITS = re.compile(
 # Thousands separators: the first group has no leading zero (`0,111` is not a number), no spaces (`32, 349`
 # is a two-item list); MATH writes `14{,}916` and `11,\! 111` (rewritten to `,` first).
 _THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
-_MATH_THOUSANDS = re.compile(r"\{,\}|,\\!\s*")
+_MATH_THOUSANDS = re.compile(r"\s*\{\s*,\s*\}\s*|,\\!\s*")
 # `\\` (matrix / array row break) stays; `\ ` (control space) is a space.
 _ROW_BREAK_OR_CONTROL_SPACE = re.compile(r"\\\\|\\ ")
 # A left-hand side that names a quantity: `x`, `AB`, `\theta`, `a_1`, `x_{n}`, `f(x)`; never a number.
@@ -137,6 +137,8 @@ def _control_space(m: re.Match) -> str:
 def normalize(answer: str) -> str:
     """Canonical string form of one extracted answer (never raises)."""
     s = str(answer).strip()
+    if s.endswith("\\") and not s.endswith("\\\\"):  # a stray trailing backslash: `185\`
+        s = s[:-1].rstrip()
     s = s.replace("\n", " ")
     s = _MATH_THOUSANDS.sub(",", s)
     s = s.replace("\\!", "").replace("\\,", "").replace("\\;", "").replace("\\:", "")
