@@ -158,6 +158,7 @@ def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
                     if k.startswith("dropped_")
                 },
                 "verified rows": s.get("verified_rows"),
+                "unreferenced rows (fill)": s.get("unreferenced_rows"),
                 "decontaminated": s.get("decontaminated"),
                 "SFT rows": s.get("dataset_rows"),
             }
@@ -171,8 +172,10 @@ def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
 def yield_html(stage_stats: dict[str, str | Path]) -> str:
     note = (
         "<p><b>distill</b> is the teacher generation for the distilled students; "
-        "<i>verified rows</i> are grader-correct teacher samples, the rest fill up to "
-        "<code>distill.min_examples</code> and are flagged.</p>"
+        "<i>verified rows</i> are grader-correct teacher samples. A sample the grader marked incorrect is never "
+        "trained on; with <code>fill: unreferenced</code>, samples of prompts without a reference answer fill "
+        "up to <code>min_examples</code> (<i>unreferenced rows</i>, marked <code>reference=false</code> in the "
+        "dataset).</p>"
     )
     return _page(
         "Generate-and-filter yield (cold start, rejection sampling, teacher generation)",

@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 
 from r1.generation import SamplingParams, load_generator
-from r1.prompts import render_prompt
+from r1.prompts import MATH_INSTRUCTION, render_prompt
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ SAMPLE_COLUMNS = [
     "extracted",
     "correct",
     "timed_out",
+    "instruction",
 ]
 
 
@@ -65,13 +66,23 @@ def sample_and_grade(
     gen = load_generator(
         model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus)
     )
-    prompts = [render_prompt(gen.tokenizer, p, prompt_style, prefill=prefill) for p in rows["problem"]]
+    # a row may carry its own instruction ("": the problem alone, e.g. a prompt without a reference)
+    instructions = [
+        i if isinstance(i, str) else MATH_INSTRUCTION
+        for i in (rows["instruction"] if "instruction" in rows else [None] * len(rows))
+    ]
+    prompts = [
+        render_prompt(gen.tokenizer, p, prompt_style, instruction=i, prefill=prefill)
+        for p, i in zip(rows["problem"], instructions, strict=True)
+    ]
     params = SamplingParams(
         n=samples_per_prompt, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed
     )
     outs = gen.generate(prompts, params, desc=desc)
     records = []
-    for (_, row), prompt, samples in zip(rows.iterrows(), prompts, outs, strict=True):
+    for (_, row), prompt, instruction, samples in zip(
+        rows.iterrows(), prompts, instructions, outs, strict=True
+    ):
         for j, s in enumerate(samples):
             records.append(
                 {
@@ -84,9 +95,12 @@ def sample_and_grade(
                     "completion": prefill + s.text,
                     "n_tokens": s.n_tokens,
                     "truncated": s.truncated,
+                    "instruction": instruction,
                 }
             )
-    df = pd.DataFrame(records, columns=SAMPLE_COLUMNS[:10])
+    df = pd.DataFrame(
+        records, columns=[c for c in SAMPLE_COLUMNS if c not in ("extracted", "correct", "timed_out")]
+    )
     grades = grade_batch(
         df["completion"].tolist(),
         df["answer"].tolist(),

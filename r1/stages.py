@@ -123,7 +123,7 @@ def _prompt_rows(train_parquet: str, n: int, seed: int) -> pd.DataFrame:
 def cold_start_generate(job: JobSpec) -> None:
     """Sample R1-Zero (or a teacher), keep correct + readable outputs, reformat, add seed CoT data and user files."""
     from r1.data import decontaminate_rows, load_source
-    from r1.filters import apply_filters, drop_counts, sft_rows
+    from r1.filters import apply_filters, drop_counts, select_samples, sft_rows
     from r1.prompts import user_message
     from r1.sampling import sample_and_grade
     from r1.sft_data import read_sft_files
@@ -146,7 +146,10 @@ def cold_start_generate(job: JobSpec) -> None:
     )
     filtered = apply_filters(samples, {"require_think_format": True, **cfg.get("filters", {})})
     write_parquet(job.out("samples"), filtered)
-    parts = [sft_rows(filtered[filtered["keep"]])]
+    kept, selected = select_samples(
+        filtered, "cold_start", cfg.get("min_examples", 0), cfg.get("fill", "none")
+    )
+    parts = [sft_rows(kept)]
     seed_counts = {}
     for spec in cfg.get("seed_sources", []):
         good, _ = load_source(spec, job.seed)
@@ -175,6 +178,7 @@ def cold_start_generate(job: JobSpec) -> None:
     write_parquet(job.out("dataset"), dataset)
     stats = {
         "filter": drop_counts(filtered),
+        "selected": selected,
         "seed_sources": seed_counts,
         "dataset_rows": len(dataset),
         "decontaminated": len(contaminated),
@@ -186,7 +190,7 @@ def cold_start_generate(job: JobSpec) -> None:
 def rejection_sampling(job: JobSpec) -> None:
     """k samples per prompt from the reasoning-RL model; keep verified-correct clean ones; merge non-reasoning SFT."""
     from r1.data import decontaminate_rows
-    from r1.filters import apply_filters, drop_counts, sft_rows
+    from r1.filters import apply_filters, drop_counts, select_samples, sft_rows
     from r1.sampling import sample_and_grade
     from r1.sft_data import read_sft_files
 
@@ -205,9 +209,12 @@ def rejection_sampling(job: JobSpec) -> None:
         desc="rejection_sampling",
         n_gpus=_gpus(job),
     )
-    filtered = apply_filters(samples, {"require_correct": True, **cfg.get("filters", {})})
+    filtered = apply_filters(samples, cfg.get("filters", {}))
     write_parquet(job.out("samples"), filtered)
-    reasoning = sft_rows(filtered[filtered["keep"]])
+    kept, selected = select_samples(
+        filtered, "rejection_sampling", cfg.get("min_examples", 0), cfg.get("fill", "none")
+    )
+    reasoning = sft_rows(kept)
     non_reasoning, contaminated = decontaminate_rows(
         read_sft_files(cfg.get("non_reasoning_files", []), source="non_reasoning"),
         "prompt",
@@ -221,6 +228,7 @@ def rejection_sampling(job: JobSpec) -> None:
     write_parquet(job.out("dataset"), dataset)
     stats = {
         "filter": drop_counts(filtered),
+        "selected": selected,
         "reasoning_rows": len(reasoning),
         "non_reasoning_rows": len(non_reasoning),
         "decontaminated": len(contaminated),
@@ -232,11 +240,19 @@ def rejection_sampling(job: JobSpec) -> None:
 
 def distill_generate(job: JobSpec) -> None:
     """Teacher generation for one shard of the distillation prompts."""
+    from r1.prompts import MATH_INSTRUCTION
     from r1.sampling import sample_and_grade
+    from r1.sft_data import read_prompt_files
 
     cfg = job.cfg
     shard, n_shards = int(job.wildcards["shard"]), cfg["num_shards"]
-    rows = _prompt_rows(job.inp("train"), cfg["num_prompts"], job.seed + 13)
+    rows = _prompt_rows(job.inp("train"), cfg["num_prompts"], job.seed + 13).assign(
+        instruction=MATH_INSTRUCTION
+    )
+    if cfg.get(
+        "unreferenced_prompts"
+    ):  # prompts without a reference: their samples may only fill (see distill.fill)
+        rows = pd.concat([rows, read_prompt_files(cfg["unreferenced_prompts"])], ignore_index=True)
     rows = rows.iloc[shard::n_shards].reset_index(drop=True)
     samples = sample_and_grade(
         job.inp("teacher"),
@@ -256,34 +272,27 @@ def distill_generate(job: JobSpec) -> None:
 
 
 def distill_dataset(job: JobSpec) -> None:
-    """Verify/filter the teacher's samples into the student SFT set (the paper keeps verified samples only)."""
-    from r1.filters import apply_filters, drop_counts, sft_rows
+    """Verify/filter the teacher's samples into the student SFT set: verified samples only (as in the paper);
+    too few fail the job, unless `fill: unreferenced` tops them up with samples of prompts without a reference.
+    A sample the grader marked incorrect is never used."""
+    from r1.filters import apply_filters, drop_counts, select_samples, sft_rows
 
     cfg = job.cfg
     samples = pd.concat([pd.read_parquet(p) for p in job.inputs("shards")], ignore_index=True)
-    verified = cfg.get("keep", "verified") == "verified"
-    filtered = apply_filters(samples, {"require_correct": verified, **cfg.get("filters", {})})
-    kept = filtered[filtered["keep"]]
-    dataset = sft_rows(kept).assign(verified=[c is True for c in kept["correct"]])
-    n_fill = max(0, cfg.get("min_examples", 0) - len(dataset))
-    if n_fill:
-        # Not enough verified samples (a weak teacher): fill with the least-bad unverified ones, flagged.
-        rest = filtered[~filtered["keep"]].copy()
-        rest["_rank"] = rest["reason"].map(lambda r: 0 if r in ("incorrect", "unparseable_gold") else 1)
-        pool = rest.sort_values(["_rank", "n_tokens"], kind="stable").head(n_fill)
-        log.warning(
-            "distill: only %d verified teacher samples; filling %d unverified ones (flagged verified=False)",
-            len(dataset),
-            len(pool),
-        )
-        dataset = pd.concat([dataset, sft_rows(pool).assign(verified=False)], ignore_index=True)
+    filtered = apply_filters(samples, cfg.get("filters", {}))
+    kept, selected = select_samples(filtered, "distill", cfg.get("min_examples", 0), cfg.get("fill", "none"))
+    dataset = sft_rows(kept)
     if dataset.empty:
-        raise ValueError("distill: no teacher sample survived; raise num_prompts or set distill.min_examples")
+        raise ValueError(
+            f"distill: no teacher sample survived ({selected}); raise num_prompts or set distill.min_examples"
+        )
     write_parquet(job.out("dataset"), dataset)
     stats = {
         "filter": drop_counts(filtered),
+        "selected": selected,
         "dataset_rows": len(dataset),
         "verified_rows": int(dataset["verified"].sum()),
+        "unreferenced_rows": int((~dataset["reference"]).sum()),
         "yield": float(filtered["keep"].mean()) if len(filtered) else 0.0,
         "n_shards": cfg["num_shards"],
     }

@@ -35,6 +35,7 @@ for _key, _stage in [
     ("files", "cold_start"),
     ("non_reasoning_files", "rejection_sampling"),
     ("files", "sft_stabilize"),
+    ("unreferenced_prompts", "distill"),
 ]:
     if config[_stage].get(_key):
         config[_stage][_key] = [repo_path(p) for p in config[_stage][_key]]
@@ -189,7 +190,7 @@ def student_cfg(name):
 
 def distill_train_cfg():
     d = config["distill"]
-    return {k: d[k] for k in ("method", "trl", "gkd") if k in d}
+    return {k: d[k] for k in ("method", "trl", "kd", "gkd") if k in d}
 
 
 def distill_sample_cfg():
@@ -197,11 +198,11 @@ def distill_sample_cfg():
     return {
         k: v
         for k, v in d.items()
-        if k not in ("students", "method", "trl", "gkd", "teacher")
+        if k not in ("students", "method", "trl", "kd", "gkd", "teacher")
     }
 
 
-DISTILL_DATASET_KEYS = ("keep", "min_examples", "filters")
+DISTILL_DATASET_KEYS = ("keep", "min_examples", "fill", "filters")
 
 
 def distill_generate_cfg():

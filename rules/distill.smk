@@ -5,6 +5,7 @@ rule distill_generate:
         code=code("sample"),
         train="results/data/train.parquet",
         data_manifest="results/data/manifest.json",
+        unreferenced_prompts=config["distill"].get("unreferenced_prompts", []),
     output:
         samples="results/distill/teacher/shard_{shard}/samples.parquet",
         manifest="results/distill/teacher/shard_{shard}/manifest.json",
