@@ -47,17 +47,19 @@ def _check_semantics(config: dict, source: str) -> None:
         )
     if config["cold_start"]["source"] == "teacher" and not config["cold_start"].get("teacher_path"):
         raise ConfigError(f"{source}: cold_start.teacher_path: required when cold_start.source is 'teacher'")
-    for i, s in enumerate(config["data"]["sources"]):
-        need = (
-            ["generator"]
-            if s["kind"] == "reasoning_gym"
-            else []
-            if s["kind"] == "procedural"
-            else ["path", "problem_field", "answer_field"]
-        )
-        for key in need:
-            if not s.get(key):
-                raise ConfigError(f"{source}: data.sources[{i}].{key}: required for kind '{s['kind']}'")
+    need = {
+        "reasoning_gym": ["generator"],
+        "procedural": [],
+        "file": ["path", "problem_field", "answer_field"],
+        "hf": ["dataset", "split", "revision", "problem_field", "answer_field"],
+    }
+    for section, key in (("data", "sources"), ("cold_start", "seed_sources")):
+        for i, s in enumerate(config[section].get(key) or []):
+            for field in need[s["kind"]]:
+                if not s.get(field):
+                    raise ConfigError(
+                        f"{source}: {section}.{key}[{i}].{field}: required for kind '{s['kind']}'"
+                    )
     names = [s["name"] for s in config["data"]["sources"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: data.sources: source names must be unique, got {names}")

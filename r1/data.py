@@ -1,4 +1,16 @@
-"""Prompt data: sources → one schema, validation with quarantine, dedupe, 10-gram decontamination, split."""
+"""Prompt data: sources → one schema, validation with quarantine, dedupe, decontamination, split.
+
+Source kinds: `procedural` (r1's seeded arithmetic), `reasoning_gym` (a generator), `file` (jsonl, json array
+or parquet: GSM8K train ships in r1/assets/data; MATH and AIME are referenced by path, see docs/data.md) and
+`hf` (`datasets.load_dataset` with a pinned revision, or a local dataset directory). File and hf sources name
+their fields: problem, answer (`answer_format: gsm8k` takes the text after "####"), optional id, difficulty
+(MATH's `level`) and solution (a human-written solution, rewritten into `<think>` reasoning for cold-start
+seeds by `r1.sft_data.solution_to_reasoning`).
+
+Decontamination (r1/decontam.py) runs against each benchmark's full question and solution sets; a
+reasoning-gym generator templated from a benchmark's test items (`TEMPLATED_FROM`) is dropped as a whole
+when that benchmark is configured: renamed and renumbered templates escape n-gram filters.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +31,48 @@ def stable_int(*parts) -> int:
     return int.from_bytes(hashlib.sha256("\0".join(map(str, parts)).encode()).digest()[:4], "big")
 
 
+# reasoning-gym generators built from a benchmark's test items: every row is contaminated by template.
+# gsm_symbolic is GSM-Symbolic (Mirzadeh et al. 2024): templates written from GSM8K test questions; a 10-gram
+# filter catches ~60% of its rows, the rest are the same questions with new names and numbers.
+TEMPLATED_FROM = {"gsm_symbolic": "gsm8k"}
+DEFAULT_MIN_OVERLAP = 0.5
+
+
 def _read_table(path: str) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"data source file not found: {path}")
     if p.suffix == ".parquet":
         return pd.read_parquet(p).to_dict("records")
+    if p.suffix == ".json" and p.read_text(encoding="utf-8")[:1].strip() == "[":  # a JSON array (AIME)
+        import json
+
+        rows = json.loads(p.read_text(encoding="utf-8"))
+        if not all(isinstance(r, dict) for r in rows):
+            raise ValueError(f"{path}: expected a JSON array of objects")
+        return rows
     if p.suffix in (".jsonl", ".json"):
         from r1.atomic import read_jsonl
 
         return read_jsonl(p)
-    raise ValueError(f"{path}: unsupported source file type {p.suffix!r} (use .jsonl or .parquet)")
+    raise ValueError(f"{path}: unsupported source file type {p.suffix!r} (use .jsonl, .json or .parquet)")
+
+
+def _read_hf(spec: dict) -> list[dict]:
+    """Rows of a `kind: hf` source: `datasets.load_dataset(dataset, config, split=split, revision=revision)`.
+    A local dataset directory works offline (its revision is recorded, not checked)."""
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(
+            spec["dataset"], spec.get("config"), split=spec["split"], revision=spec["revision"]
+        )
+    except Exception as err:  # noqa: BLE001 - datasets raises many kinds; name the source
+        raise ValueError(
+            f"data source {spec['name']!r}: cannot load hf dataset {spec['dataset']!r} "
+            f"(config {spec.get('config')!r}, split {spec['split']!r}, revision {spec['revision']!r}): {err}"
+        ) from err
+    return [dict(r) for r in ds]
 
 
 def gsm8k_final_answer(text: str) -> str:
@@ -39,15 +82,54 @@ def gsm8k_final_answer(text: str) -> str:
     return text.rsplit("####", 1)[1].strip().replace(",", "")
 
 
+def _table_rows(spec: dict, records: list[dict]) -> list[dict]:
+    """File / hf records -> raw rows (problem, answer, reasoning, difficulty) by the spec's field names."""
+    from r1.sft_data import solution_to_reasoning
+
+    pf, af = spec["problem_field"], spec["answer_field"]
+    sf, df, idf = spec.get("solution_field"), spec.get("difficulty_field"), spec.get("id_field")
+    rows = []
+    for i, raw in enumerate(records):
+        answer = raw.get(af)
+        if spec.get("answer_format") == "gsm8k" and isinstance(answer, str):
+            answer = gsm8k_final_answer(answer)
+        solution = raw.get(sf) if sf else raw.get("reasoning")
+        rows.append(
+            {
+                "row": i,
+                "problem": raw.get(pf),
+                "answer": answer,
+                "reasoning": solution_to_reasoning(solution, spec.get("answer_format"))
+                if sf and isinstance(solution, str)
+                else solution,
+                "difficulty": str(raw.get(df, "") if df else raw.get("difficulty", "") or ""),
+                "_raw": raw,
+                "_id": raw.get(idf) if idf else None,
+            }
+        )
+    return rows
+
+
+def _subsample(rows: list[dict], size: int | None, seed: int) -> list[dict]:
+    """`size` rows of a file/hf source, a seeded sample in file order (all rows when size is unset)."""
+    if not size or size >= len(rows):
+        return rows
+    import random
+
+    keep = set(random.Random(seed).sample(range(len(rows)), size))
+    return [r for r in rows if r["row"] in keep]
+
+
 def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
     """Read one configured source into raw rows (problem, answer, optional reasoning) and quarantined rows."""
     name = spec["name"]
     rows: list[dict] = []
+    source_seed = seed + stable_int(name) % 100_000
     if spec["kind"] == "procedural":
         rows = procedural_rows(
             spec.get("generator", "arithmetic"),
             spec.get("size", 100),
-            seed + stable_int(name) % 100_000,
+            source_seed,
             **spec.get("options", {}),
         )
     elif spec["kind"] == "reasoning_gym":
@@ -56,7 +138,7 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
         ds = reasoning_gym.create_dataset(
             spec["generator"],
             size=spec.get("size", 100),
-            seed=seed + stable_int(name) % 100_000,
+            seed=source_seed,
             **spec.get("options", {}),
         )
         for i in range(len(ds)):
@@ -72,27 +154,17 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
                 }
             )
     elif spec["kind"] == "file":
-        pf, af = spec["problem_field"], spec["answer_field"]
-        for i, raw in enumerate(_read_table(spec["path"])):
-            answer = raw.get(af)
-            if spec.get("answer_format") == "gsm8k" and isinstance(answer, str):
-                answer = gsm8k_final_answer(answer)
-            rows.append(
-                {
-                    "row": i,
-                    "problem": raw.get(pf),
-                    "answer": answer,
-                    "reasoning": raw.get("reasoning"),
-                    "difficulty": str(raw.get("difficulty", "") or ""),
-                    "_raw": raw,
-                    "_id": raw.get(spec["id_field"]) if spec.get("id_field") else None,
-                }
-            )
+        rows = _subsample(_table_rows(spec, _read_table(spec["path"])), spec.get("size"), source_seed)
+    elif spec["kind"] == "hf":
+        rows = _subsample(_table_rows(spec, _read_hf(spec)), spec.get("size"), source_seed)
     else:
         raise ValueError(f"data source {name!r}: unknown kind {spec['kind']!r}")
 
     good, bad = [], []
-    where = spec.get("path", f"reasoning_gym:{spec.get('generator')}")
+    where = {
+        "file": spec.get("path"),
+        "hf": f"hf:{spec.get('dataset')}@{spec.get('revision')}",
+    }.get(spec["kind"], f"{spec['kind']}:{spec.get('generator')}")
     for r in rows:
         problem, answer = r["problem"], r["answer"]
         reason = field = None
@@ -119,11 +191,37 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
                 "answer": str(answer).strip(),
                 "reasoning": r.get("reasoning"),
                 "domain": spec.get("domain", "math"),
-                "difficulty": r.get("difficulty", ""),
+                "difficulty": r.get("difficulty", "") or spec.get("difficulty", ""),
                 "language": spec.get("language", "en"),
             }
         )
     return good, bad
+
+
+def templated_from(spec: dict, benchmark_names: list[str]) -> str | None:
+    """The configured benchmark a templated generator was written from (its rows are all contaminated)."""
+    origin = TEMPLATED_FROM.get(spec.get("generator", "")) if spec["kind"] == "reasoning_gym" else None
+    return origin if origin in benchmark_names else None
+
+
+def check_source_files(config: dict) -> None:
+    """At workflow load: every file a config names exists, else an error naming the key and where to get it.
+    MATH and AIME are not shipped (MAA / AoPS content): docs/data.md says where to get them."""
+    missing = []
+    for section, key in (("data", "sources"), ("cold_start", "seed_sources")):
+        for i, s in enumerate(config.get(section, {}).get(key) or []):
+            if s.get("kind") == "file" and not Path(s["path"]).is_file():
+                missing.append(f"{section}.{key}[{i}] ({s['name']}).path: {s['path']} not found")
+    for i, b in enumerate(config.get("benchmarks", [])):
+        if not Path(b["path"]).is_file():
+            missing.append(f"benchmarks[{i}] ({b['name']}).path: {b['path']} not found")
+    if missing:
+        raise FileNotFoundError(
+            "config names data files that do not exist:\n  "
+            + "\n  ".join(missing)
+            + "\nMATH and AIME are not shipped with r1 (their problems are MAA / AoPS content): docs/data.md "
+            "says where to get them and which path each overlay config expects."
+        )
 
 
 def procedural_rows(
@@ -181,13 +279,13 @@ def procedural_rows(
     return rows
 
 
-def benchmark_index(benchmark_specs: list[dict], ngram: int):
-    """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names a
-    `solution_field`, as the paper filters both), not only the `limit` rows we evaluate on."""
-    from r1.decontam import build_ngram_index
+def benchmark_items(benchmark_specs: list[dict]) -> dict[str, str]:
+    """Every benchmark's full problem set as eval items, not only the `limit` rows we evaluate on: each
+    question as `<benchmark>:<id>` and, where the spec names a `solution_field` (the paper filters both),
+    its solution as `<benchmark>:<id>:solution` (a separate item, so that overlap fractions are per text)."""
     from r1.eval.benchmarks import BenchmarkSpec, load_benchmark, read_rows
 
-    eval_items = {}
+    items = {}
     for b in benchmark_specs:
         spec = {k: v for k, v in b.items() if k != "solution_field"}
         bdf = load_benchmark(BenchmarkSpec(**{**spec, "limit": None}))
@@ -195,26 +293,38 @@ def benchmark_index(benchmark_specs: list[dict], ngram: int):
         if b.get("solution_field"):
             solutions = [str(r.get(b["solution_field"]) or "") for r in read_rows(b["path"])][: len(bdf)]
         for rid, problem, solution in zip(bdf["id"], bdf["problem"], solutions, strict=True):
-            eval_items[f"{b['name']}:{rid}"] = f"{problem}\n{solution}" if solution else problem
-    return build_ngram_index(eval_items, n=ngram)
+            items[f"{b['name']}:{rid}"] = problem
+            if solution:
+                items[f"{b['name']}:{rid}:solution"] = solution
+    return items
 
 
-def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
-    """Drop rows whose `text_column` overlaps an eval benchmark (word n-grams); return (kept, contaminated)."""
+def benchmark_index(benchmark_specs: list[dict], ngram: int):
+    from r1.decontam import build_ngram_index
+
+    return build_ngram_index(benchmark_items(benchmark_specs), n=ngram)
+
+
+def decontaminate_rows(df: pd.DataFrame, text_columns: str | list[str], decontam: dict):
+    """Drop rows whose text columns overlap an eval benchmark (see r1/decontam.py); return (kept, contaminated)."""
     from r1.decontam import find_contamination
 
+    columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
     if df.empty or not decontam.get("drop", True):
         return df, df.iloc[0:0].assign(benchmark_id=[])
-    n = decontam.get("ngram", 10)
-    index = benchmark_index(decontam["benchmarks"], n)
-    matches = [find_contamination(t, index, n=n) for t in df[text_column]]
+    index = benchmark_index(decontam["benchmarks"], decontam.get("ngram", 10))
+    min_overlap = decontam.get("min_overlap", DEFAULT_MIN_OVERLAP)
+    matches = [
+        next((m for c in columns if (m := find_contamination(row[c], index, min_overlap=min_overlap))), None)
+        for _, row in df.iterrows()
+    ]
     hit = pd.Series([m is not None for m in matches], index=df.index)
     if hit.any():
         log.warning(
             "decontamination: dropped %d/%d rows of %s overlapping eval benchmarks",
             int(hit.sum()),
             len(df),
-            text_column,
+            columns,
         )
     return df[~hit].reset_index(drop=True), df[hit].assign(benchmark_id=[m for m in matches if m is not None])
 
@@ -230,17 +340,20 @@ def build_dataset(
     eval_fraction: float,
     ngram: int = 10,
     drop_contaminated: bool = True,
+    min_overlap: float = DEFAULT_MIN_OVERLAP,
 ):
     """Return (train, eval, quarantine, contamination, stats) DataFrames/dict for the configured sources."""
-    from r1.decontam import find_contamination
+    from r1.decontam import contamination_score
 
     index = benchmark_index(benchmark_specs, ngram)
+    benchmark_names = [b["name"] for b in benchmark_specs]
 
     kept, quarantine, contamination, stats = [], [], [], {}
     seen: set[str] = set()
     for spec in sources:
         good, bad = load_source(spec, seed)
         quarantine.extend(bad)
+        template = templated_from(spec, benchmark_names)
         st = {"rows_in": len(good) + len(bad), "quarantined": len(bad), "duplicates": 0, "contaminated": 0}
         for row in good:
             key = normalized_problem(row["problem"])
@@ -248,14 +361,15 @@ def build_dataset(
                 st["duplicates"] += 1
                 continue
             seen.add(key)
-            match = find_contamination(row["problem"], index, n=ngram)
-            if match is not None:
+            scored = contamination_score(row["problem"], index)
+            if template or (scored is not None and scored[1] >= min_overlap):
                 st["contaminated"] += 1
                 contamination.append(
                     {
                         "id": row["id"],
                         "source": row["source"],
-                        "benchmark_id": match,
+                        "benchmark_id": f"{template} (template)" if template else scored[0],
+                        "overlap": 1.0 if template else scored[1],
                         "problem": row["problem"],
                         "dropped": drop_contaminated,
                     }
@@ -271,13 +385,22 @@ def build_dataset(
         )
         stats[spec["name"]] = st
         log.info("source %s: %s", spec["name"], st)
+        if template:
+            log.warning(
+                "source %s: generator %s is templated from %s test items: every row is contaminated",
+                spec["name"],
+                spec["generator"],
+                template,
+            )
         if bad:
             log.warning(
                 "source %s: %d invalid rows quarantined (first: %s)", spec["name"], len(bad), bad[0]["reason"]
             )
 
     df = pd.DataFrame(kept, columns=COLUMNS + ["reasoning"])
-    is_eval = df["id"].map(lambda i: (stable_int(seed, "split", i) % 10_000) / 10_000 < eval_fraction)
+    is_eval = (
+        df["id"].map(lambda i: (stable_int(seed, "split", i) % 10_000) / 10_000 < eval_fraction).astype(bool)
+    )
     train, evals = df[~is_eval].reset_index(drop=True), df[is_eval].reset_index(drop=True)
     for name in stats:
         stats[name]["train"] = int((train["source"] == name).sum())
@@ -293,6 +416,8 @@ def build_dataset(
         train,
         evals,
         pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS),
-        pd.DataFrame(contamination, columns=["id", "source", "benchmark_id", "problem", "dropped"]),
+        pd.DataFrame(
+            contamination, columns=["id", "source", "benchmark_id", "overlap", "problem", "dropped"]
+        ),
         stats,
     )

@@ -2,17 +2,22 @@
 
 Texts are normalised to words (`normalize_words`): lower-cased, LaTeX commands (``\\frac``, ``\\left``, ...)
 and GSM8K calculator annotations (``<<9*2=18>>``) dropped, every non-alphanumeric character treated as a
-separator (so punctuation, ``$``, braces, case and spacing changes do not hide a copy). A training text is
-contaminated when it shares any n consecutive words with an eval item. The index is a hash set of n-gram
-tuples (the tuples are the keys, so there are no false positives from hash collisions); a text is tested with
-one C-level `isdisjoint` over its n-gram stream, and only on a hit is the matching n-gram located to name the
-eval item.
+separator (so punctuation, ``$``, braces, case and spacing changes do not hide a copy). The index maps each
+n-gram (a tuple of n words: no false positives from hash collisions) to the eval items holding it.
 
+When a training text counts as contaminated (`min_overlap`):
+- `min_overlap` 0: it shares any n-gram with an eval item (the paper's rule). On competition data this
+  over-removes: boilerplate such as "where m and n are relatively prime positive integers find m n" is
+  shared by hundreds of unrelated AIME and MATH problems.
+- `min_overlap` f > 0 (r1's default 0.5): it shares at least a fraction f of one eval item's distinct n-grams,
+  or at least f of its own distinct n-grams are in one eval item (a near-duplicate or a copy, in either
+  direction). A shared boilerplate phrase is a few percent of a problem's n-grams; a reworded or renumbered
+  copy of the problem is most of them.
 Short texts: a text with fewer than n words has no n-gram. Such a training text matches only when its whole
 normalised text equals an eval item's whole normalised text; an eval item with fewer than n words is likewise
 matched only by a training text equal to it as a whole (never as a substring: short phrases are common).
-When several eval items share an n-gram, the index keeps the first item in `eval_items` order; when a text
-matches several items, the first matching n-gram in the text decides.
+Ties: the item with the larger overlap wins, then the first in `eval_items` order. A text is first tested
+with one C-level `isdisjoint` over its n-gram stream; only texts that share an n-gram are scored.
 """
 
 from __future__ import annotations
@@ -56,10 +61,13 @@ def _ngrams(words: list[str], n: int):
 
 @dataclass
 class NgramIndex:
-    """n-gram (tuple of n words) -> eval item id, plus whole-text -> id for the short-text rule."""
+    """n-gram (tuple of n words) -> ids of the eval items holding it, each item's distinct n-gram count, and
+    whole-text -> id for the short-text rule."""
 
     n: int
-    ngrams: dict[tuple[str, ...], str] = field(default_factory=dict)
+    ngrams: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    order: dict[str, int] = field(default_factory=dict)
     whole: dict[str, str] = field(default_factory=dict)
     n_items: int = 0
 
@@ -67,11 +75,12 @@ class NgramIndex:
         return len(self.ngrams)
 
     def get(self, ngram: tuple[str, ...]) -> str | None:
-        return self.ngrams.get(tuple(ngram))
+        ids = self.ngrams.get(tuple(ngram))
+        return ids[0] if ids else None
 
 
 def build_ngram_index(eval_items: Mapping[str, str], n: int = 10) -> NgramIndex:
-    """Index every word n-gram of every eval item (id -> text, e.g. {"gsm8k:17": question + solution})."""
+    """Index every word n-gram of every eval item (id -> text, e.g. {"gsm8k:17": question})."""
     if n < 1:
         raise ValueError(f"build_ngram_index: n must be >= 1 (got {n})")
     index = NgramIndex(n=n)
@@ -79,35 +88,60 @@ def build_ngram_index(eval_items: Mapping[str, str], n: int = 10) -> NgramIndex:
         words = normalize_words(text)
         if not words:
             continue
+        index.order[item_id] = index.n_items
         index.n_items += 1
         index.whole.setdefault(" ".join(words), item_id)
-        for gram in _ngrams(words, n):
-            index.ngrams.setdefault(gram, item_id)
+        grams = set(_ngrams(words, n))
+        index.sizes[item_id] = len(grams)
+        for gram in grams:
+            index.ngrams.setdefault(gram, []).append(item_id)
     return index
 
 
-def find_contamination(text: str, index: NgramIndex, n: int | None = None) -> str | None:
-    """The id of the eval item `text` overlaps with (n-gram or short-text rule), else None."""
-    n = index.n if n is None else n
-    if n != index.n:
-        raise ValueError(f"find_contamination: index was built with n={index.n}, asked for n={n}")
+def contamination_score(text: str, index: NgramIndex) -> tuple[str, float] | None:
+    """(eval item id, overlap in [0, 1]) of the item `text` overlaps most, or None when nothing is shared.
+
+    overlap = shared distinct n-grams / the smaller of the item's and the text's distinct n-gram counts;
+    1.0 for the short-text (whole item) rule."""
     words = normalize_words(text)
     if not words:
         return None
-    if len(words) < n:
-        return index.whole.get(" ".join(words))
+    if len(words) < index.n:
+        hit = index.whole.get(" ".join(words))
+        return (hit, 1.0) if hit is not None else None
     grams = index.ngrams
-    if grams.keys().isdisjoint(_ngrams(words, n)):
+    if grams.keys().isdisjoint(_ngrams(words, index.n)):
+        whole = index.whole.get(" ".join(words))
+        return (whole, 1.0) if whole is not None else None
+    mine = set(_ngrams(words, index.n))
+    shared: dict[str, int] = {}
+    for gram in mine:
+        for item in grams.get(gram, ()):
+            shared[item] = shared.get(item, 0) + 1
+    best = max(
+        shared,
+        key=lambda i: (shared[i] / min(index.sizes[i], len(mine)), -index.order[i]),
+    )
+    return best, shared[best] / min(index.sizes[best], len(mine))
+
+
+def find_contamination(
+    text: str, index: NgramIndex, n: int | None = None, min_overlap: float = 0.0
+) -> str | None:
+    """The id of the eval item `text` is contaminated by (see the module docstring), else None."""
+    n = index.n if n is None else n
+    if n != index.n:
+        raise ValueError(f"find_contamination: index was built with n={index.n}, asked for n={n}")
+    scored = contamination_score(text, index)
+    if scored is None or scored[1] < min_overlap:
         return None
-    for gram in _ngrams(words, n):
-        hit = grams.get(gram)
-        if hit is not None:
-            return hit
-    return None  # pragma: no cover - isdisjoint said there is a hit
+    return scored[0]
 
 
-def find_contamination_batch(texts: Iterable[str], index: NgramIndex) -> list[str | None]:
-    return [find_contamination(t, index) for t in texts]
+def find_contamination_batch(
+    texts: Iterable[str], index: NgramIndex, min_overlap: float = 0.0
+) -> list[str | None]:
+    return [find_contamination(t, index, min_overlap=min_overlap) for t in texts]
 
 
 def benchmark_eval_items(

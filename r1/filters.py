@@ -14,7 +14,8 @@ import re
 
 import pandas as pd
 
-from r1.rewards import has_think_format, language_consistency, readability, repetition_ratio, split_think
+from r1.readability import readability
+from r1.rewards import has_think_format, language_consistency, repetition_ratio, split_think
 
 CODE_BLOCK = re.compile(r"```")
 BOXED = re.compile(r"\\boxed\{")
@@ -52,7 +53,7 @@ def quality_reason(row, filters: dict, prefilled: bool = False) -> str | None:
         return "language_mixing"
     if filters.get("drop_code_blocks", False) and CODE_BLOCK.search(text):
         return "code_block"
-    if readability(text) < filters.get("min_readability", 0.0):
+    if readability(text, row.get("language") or "en") < filters.get("min_readability", 0.0):
         return "readability"
     return None
 

@@ -195,38 +195,11 @@ def repetition_ratio(text: str, ngram_size: int = 3) -> float:
     return 1.0 - len(set(ngrams)) / len(ngrams)
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|[。！？]|\n")
-_PARAGRAPH_SPLIT = re.compile(r"\n\s*\n")
+def readability(text: str, language: str = "en") -> float:
+    """Readability in [0, 1] (r1/readability.py: sentence length, function words, paragraphs, repetition)."""
+    from r1.readability import readability as score
 
-
-def _ramp(n: int, good: int, bad: int) -> float:
-    """1 up to `good`, falling linearly to 0 at `bad`."""
-    return 1.0 if n <= good else max(0.0, 1.0 - (n - good) / (bad - good))
-
-
-def readability(text: str) -> float:
-    """Readability in [0, 1] for the second RL stage: the mean of three scores.
-
-    - sentences: each sentence (split at . ! ? 。！？ and newlines) scores 1 up to 30 words, falling
-      linearly to 0 at 80 words; averaged weighted by word count (run-on text scores low).
-    - paragraphs: each paragraph (split at blank lines) scores 1 up to 150 words, falling to 0 at 400;
-      averaged weighted by word count (walls of text score low).
-    - repetition: 1 - 2 x repetition_ratio(text, 3), clipped to [0, 1].
-    Words are `_tokens` (CJK characters count one each). Empty text scores 0.
-    """
-    tokens = _tokens(text or "")
-    if not tokens:
-        return 0.0
-
-    def weighted(parts: list[str], good: int, bad: int) -> float:
-        counts = [len(_tokens(p)) for p in parts]
-        total = sum(counts)
-        return sum(n * _ramp(n, good, bad) for n in counts) / total if total else 0.0
-
-    s_sentence = weighted(_SENTENCE_SPLIT.split(text), 30, 80)
-    s_paragraph = weighted(_PARAGRAPH_SPLIT.split(text), 150, 400)
-    s_repetition = min(1.0, max(0.0, 1.0 - 2.0 * repetition_ratio(text, 3)))
-    return (s_sentence + s_paragraph + s_repetition) / 3.0
+    return score(text, language)
 
 
 def soft_overlong_penalty(length: int, max_completion_length: int, soft_cache_length: int) -> float:

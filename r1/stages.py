@@ -35,7 +35,7 @@ def base_model(job: JobSpec) -> None:
 
 
 def data_prepare(job: JobSpec) -> None:
-    from r1.data import build_dataset
+    from r1.data import DEFAULT_MIN_OVERLAP, build_dataset
 
     cfg = job.cfg
     decon = cfg.get("decontamination", {})
@@ -46,6 +46,7 @@ def data_prepare(job: JobSpec) -> None:
         cfg.get("eval_fraction", 0.05),
         ngram=decon.get("ngram", 10),
         drop_contaminated=decon.get("drop", True),
+        min_overlap=decon.get("min_overlap", DEFAULT_MIN_OVERLAP),
     )
     if train.empty:
         raise ValueError(
@@ -122,11 +123,10 @@ def _prompt_rows(train_parquet: str, n: int, seed: int) -> pd.DataFrame:
 
 def cold_start_generate(job: JobSpec) -> None:
     """Sample R1-Zero (or a teacher), keep correct + readable outputs, reformat, add seed CoT data and user files."""
-    from r1.data import decontaminate_rows, load_source
+    from r1.data import decontaminate_rows
     from r1.filters import apply_filters, drop_counts, select_samples, sft_rows
-    from r1.prompts import user_message
     from r1.sampling import sample_and_grade
-    from r1.sft_data import read_sft_files
+    from r1.sft_data import read_sft_files, seed_examples
 
     cfg = job.cfg
     model_dir = cfg["teacher_path"] if cfg["source"] == "teacher" else job.inp("model")
@@ -151,30 +151,20 @@ def cold_start_generate(job: JobSpec) -> None:
     )
     parts = [sft_rows(kept)]
     seed_counts = {}
+    min_readability = cfg.get("filters", {}).get("min_readability", 0.0)
     for spec in cfg.get("seed_sources", []):
-        good, _ = load_source(spec, job.seed)
-        good = [g for g in good if g.get("reasoning")]
-        seed_counts[spec["name"]] = len(good)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "id": [g["id"] for g in good],
-                    "source": spec["name"],
-                    "prompt": [user_message(g["problem"]) for g in good],
-                    "completion": [
-                        f"<think>\n{g['reasoning'].strip()}\n</think>\n\nThe answer is $\\boxed{{{g['answer']}}}$."
-                        for g in good
-                    ],
-                }
-            )
-        )
+        seeds, seed_counts[spec["name"]] = seed_examples(spec, job.seed, min_readability)
+        parts.append(seeds)
     if cfg.get("files"):
         parts.append(read_sft_files(cfg["files"], source="user_cold_start"))
     dataset, contaminated = decontaminate_rows(
-        pd.concat(parts, ignore_index=True), "prompt", job.params["decontam"]
+        pd.concat(parts, ignore_index=True), ["prompt", "completion"], job.params["decontam"]
     )
     if dataset.empty:
         raise ValueError("cold_start: no example survived the filters and no seed_sources/files were given")
+    for name in seed_counts:
+        seed_counts[name]["decontaminated"] = int((contaminated["source"] == name).sum())
+        seed_counts[name]["kept"] -= seed_counts[name]["decontaminated"]
     write_parquet(job.out("dataset"), dataset)
     stats = {
         "filter": drop_counts(filtered),

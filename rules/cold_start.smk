@@ -12,6 +12,7 @@ rule cold_start_generate:
         train="results/data/train.parquet",
         data_manifest="results/data/manifest.json",
         files=config["cold_start"].get("files", []),
+        seed_files=data_source_files("cold_start", "seed_sources"),
     output:
         samples="results/cold_start/samples.parquet",
         dataset="results/cold_start/dataset.parquet",

@@ -31,6 +31,8 @@ for _b in config["benchmarks"]:
 for _s in config["data"]["sources"] + config["cold_start"].get("seed_sources", []):
     if "path" in _s:
         _s["path"] = repo_path(_s["path"])
+    if _s["kind"] == "hf":  # a local dataset directory (a hub id is left as it is)
+        _s["dataset"] = repo_path(_s["dataset"])
 for _key, _stage in [
     ("files", "cold_start"),
     ("non_reasoning_files", "rejection_sampling"),
@@ -39,6 +41,12 @@ for _key, _stage in [
 ]:
     if config[_stage].get(_key):
         config[_stage][_key] = [repo_path(p) for p in config[_stage][_key]]
+
+from r1.data import check_source_files  # noqa: E402
+
+check_source_files(
+    config
+)  # MATH / AIME are referenced by path: a missing file fails here, naming the key
 
 
 def _sort_keys(obj):
@@ -120,12 +128,13 @@ GENERATION_CODE = [
     "r1/prompts.py",
     "r1/sampling.py",
     "r1/filters.py",
+    "r1/readability.py",
     "r1/sft_data.py",
 ]
 DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
-    "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"],
+    "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py", "r1/sft_data.py"],
     "rl": ["r1/train.py", "r1/prompts.py", "r1/heldout.py", "r1/generation.py"]
     + GRADING_CODE,
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
@@ -254,8 +263,8 @@ def heldout_files(stage):
     return [benchmark_cfg(n)["path"] for n in block.get("benchmarks") or []]
 
 
-def data_source_files():
-    return [s["path"] for s in config["data"]["sources"] if s["kind"] == "file"]
+def data_source_files(section="data", key="sources"):
+    return [s["path"] for s in config[section].get(key) or [] if s["kind"] == "file"]
 
 
 def benchmark_files():

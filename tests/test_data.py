@@ -112,3 +112,136 @@ def test_reasoning_gym_source_is_seeded():
     spec = {"name": "cs", "kind": "reasoning_gym", "generator": "chain_sum", "size": 5}
     assert load_source(spec, 0)[0] == load_source(spec, 0)[0]
     assert load_source(spec, 0)[0] != load_source(spec, 1)[0]
+
+
+# ------------------------------------------------------------------ real data, hf sources, near-duplicates
+GSM8K_TRAIN = "r1/assets/data/gsm8k/train.jsonl"
+GSM8K_SPEC = {
+    "name": "gsm8k_train",
+    "kind": "file",
+    "path": GSM8K_TRAIN,
+    "problem_field": "question",
+    "answer_field": "answer",
+    "answer_format": "gsm8k",
+}
+
+
+def test_shipped_gsm8k_train_matches_its_source_note():
+    import hashlib
+    from pathlib import Path
+
+    note = Path("r1/assets/data/gsm8k/SOURCE.txt").read_text()
+    digest = hashlib.sha256(Path(GSM8K_TRAIN).read_bytes()).hexdigest()
+    assert f"sha256: {digest}" in note and "license: MIT" in note
+    good, bad = load_source(GSM8K_SPEC, seed=0)
+    assert len(good) == 7473 and not bad
+    assert good[0]["answer"] == "72" and all("," not in g["answer"] for g in good)
+
+
+def test_file_source_size_is_a_seeded_sample_and_solutions_become_reasoning():
+    spec = {**GSM8K_SPEC, "size": 20, "solution_field": "answer"}
+    a, _ = load_source(spec, seed=0)
+    assert len(a) == 20 and a == load_source(spec, seed=0)[0] and a != load_source(spec, seed=1)[0]
+    assert all("####" not in g["reasoning"] and "<<" not in g["reasoning"] for g in a)
+
+
+def test_hf_source_from_a_local_dataset_directory(tmp_path):
+    (tmp_path / "ds" / "data").mkdir(parents=True)
+    rows = [
+        {"q": "What is 6 * 7?", "a": "42", "lvl": "Level 1"},
+        {"q": "What is 1 + 1?", "a": "", "lvl": "Level 2"},
+    ]
+    (tmp_path / "ds" / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = {
+        "name": "local_hf",
+        "kind": "hf",
+        "dataset": str(tmp_path / "ds"),
+        "split": "train",
+        "revision": "main",
+        "problem_field": "q",
+        "answer_field": "a",
+        "difficulty_field": "lvl",
+    }
+    good, bad = load_source(spec, seed=0)
+    assert [(g["id"], g["answer"], g["difficulty"]) for g in good] == [("local_hf:0", "42", "Level 1")]
+    assert bad[0]["field"] == "a" and f"hf:{tmp_path / 'ds'}@main: row 1" in bad[0]["reason"]
+    with pytest.raises(ValueError, match="cannot load hf dataset .*split 'test'"):
+        load_source({**spec, "split": "test"}, seed=0)
+
+
+def test_json_array_source(tmp_path):
+    path = tmp_path / "aime.json"
+    path.write_text(json.dumps([{"problem": "Find $m+n$.", "answer": "25", "difficulty": 4.0}]))
+    spec = {
+        "name": "aime",
+        "kind": "file",
+        "path": str(path),
+        "problem_field": "problem",
+        "answer_field": "answer",
+    }
+    good, _ = load_source({**spec, "difficulty_field": "difficulty"}, seed=0)
+    assert good[0]["answer"] == "25" and good[0]["difficulty"] == "4.0"
+
+
+def _source(tmp_path, name, questions):
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps({"q": q, "a": "1"}) + "\n" for q in questions))
+    return {"name": name, "kind": "file", "path": str(path), "problem_field": "q", "answer_field": "a"}
+
+
+def test_near_duplicates_are_dropped_but_shared_boilerplate_is_not(tmp_path):
+    test_q = {r["question"] for r in map(json.loads, open("r1/assets/benchmarks/gsm8k/test.jsonl"))}
+    plane = next(q for q in test_q if q.startswith("A plane travels 1200 miles in 3 hours"))
+    renumbered = plane.replace("plane", "train").replace("1200", "270").replace("2000", "180")
+    # one 10-gram of boilerplate shared with a test question, in an otherwise unrelated problem
+    boiler = " ".join(GSM8K_Q0.split()[:12]) + " " + " ".join(f"unrelated{i}" for i in range(60))
+    src = _source(tmp_path, "mix", [renumbered, boiler, "A completely different question about apples?"])
+    train, _, _, contamination, stats = build_dataset([src], BENCH, seed=0, eval_fraction=0.0)
+    assert contamination["problem"].tolist() == [renumbered]
+    assert contamination["overlap"].iloc[0] >= 0.5 and stats["mix"]["contaminated"] == 1
+    assert boiler in train["problem"].tolist()
+    # the paper's rule (any shared 10-gram) drops the boilerplate row too
+    train0, _, _, c0, _ = build_dataset([src], BENCH, seed=0, eval_fraction=0.0, min_overlap=0.0)
+    assert len(c0) == 2 and boiler not in train0["problem"].tolist()
+
+
+def test_gsm_symbolic_is_contaminated_by_template_when_gsm8k_is_a_benchmark():
+    spec = {"name": "gsm_symbolic", "kind": "reasoning_gym", "generator": "gsm_symbolic", "size": 30}
+    train, _, _, contamination, stats = build_dataset([spec], BENCH, seed=0, eval_fraction=0.0)
+    assert train.empty and stats["gsm_symbolic"]["contaminated"] == 30
+    assert set(contamination["benchmark_id"]) == {"gsm8k (template)"}
+    math_only = [{**BENCH[0], "name": "other"}]  # a benchmark that is not GSM8K: template rule off
+    train, *_ = build_dataset([spec], math_only, seed=0, eval_fraction=0.0)
+    assert len(train) > 0
+
+
+def test_missing_math_file_is_an_error_naming_the_key_and_the_docs():
+    from r1.data import check_source_files
+
+    cfg = {
+        "data": {
+            "sources": [
+                GSM8K_SPEC,
+                {**GSM8K_SPEC, "name": "math_train", "path": "data/external/math/train.jsonl"},
+            ]
+        },
+        "cold_start": {"seed_sources": []},
+        "benchmarks": BENCH,
+    }
+    with pytest.raises(FileNotFoundError) as err:
+        check_source_files(cfg)
+    assert "data.sources[1] (math_train).path: data/external/math/train.jsonl not found" in str(err.value)
+    assert "docs/data.md" in str(err.value)
+    check_source_files({**cfg, "data": {"sources": [GSM8K_SPEC]}})
+
+
+def test_seed_examples_are_readable_r1_format():
+    from r1.sft_data import seed_examples
+
+    seeds, counts = seed_examples(
+        {**GSM8K_SPEC, "name": "gsm8k_cot", "solution_field": "answer", "size": 50}, 0, 0.65
+    )
+    assert counts["rows"] == 50 and counts["kept"] + counts["unreadable"] == 50 and counts["kept"] >= 45
+    c = seeds["completion"].iloc[0]
+    assert c.startswith("<think>\n") and "</think>\n\nThe answer is $\\boxed{" in c and "####" not in c
+    assert seeds["prompt"].iloc[0].endswith("\\boxed{}.")

@@ -97,3 +97,25 @@ def test_default_items_include_solutions_and_batch_speed():
 
 def test_gsm8k_calculator_annotations_are_noise():
     assert normalize_words("makes 9 * 2 = $<<9*2=18>>18 every") == ["makes", "9", "2", "18", "every"]
+
+
+def test_overlap_is_per_item_and_min_overlap_spares_boilerplate():
+    from r1.decontam import contamination_score
+
+    boiler = "where m and n are relatively prime positive integers find m n"
+    idx = build_ngram_index(
+        {
+            "aime:1": f"The probability that the die shows six twice is m over n {boiler}",
+            "aime:1:solution": "Each roll is independent so the probability is one over thirty six and m n is 37",
+        },
+        n=10,
+    )
+    other = f"Circles of radii five and eight are mutually externally tangent with radius m over n {boiler}"
+    item, overlap = contamination_score(other, idx)
+    assert item == "aime:1" and 0 < overlap < 0.5
+    assert find_contamination(other, idx) == "aime:1"  # any shared 10-gram (the paper's rule)
+    assert find_contamination(other, idx, min_overlap=0.5) is None
+    copy = "Q: The probability that the die shows six twice is m over n " + boiler
+    assert contamination_score(copy, idx) == ("aime:1", 1.0)
+    solution_copy = "Each roll is independent so the probability is one over thirty six and m n is 37 indeed"
+    assert find_contamination(solution_copy, idx, min_overlap=0.5) == "aime:1:solution"
