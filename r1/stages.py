@@ -291,7 +291,8 @@ def distill_dataset(job: JobSpec) -> None:
 
 
 def distill_student(job: JobSpec) -> None:
-    """Initialise one student (HF dir or random init with the teacher's tokenizer), then SFT or logit KD on it."""
+    """Initialise one student (HF dir or random init with the teacher's tokenizer), then train it by its method
+    (`students[].method`, else `distill.method`): sft, kd (logit KD, r1/kd.py) or gkd (TRL's GKD)."""
     from r1.models import prepare_student
     from r1.train import train_gkd, train_sft
 
@@ -310,7 +311,15 @@ def distill_student(job: JobSpec) -> None:
         seed=job.seed,
         fp=_fingerprint(job),
     )
-    if cfg.get("method", "sft") == "gkd":
+    method = student.get("method") or cfg.get("method", "sft")
+    if method == "kd":
+        from r1.kd import train_kd
+
+        train_kd(model_dir=str(init_dir), teacher_dir=job.inp("teacher"), kd_cfg=cfg.get("kd", {}), **common)
+    elif method == "gkd":
+        from r1.kd import check_tokenizers_match
+
+        check_tokenizers_match(str(init_dir), job.inp("teacher"))
         train_gkd(
             model_dir=str(init_dir), teacher_dir=job.inp("teacher"), gkd_cfg=cfg.get("gkd", {}), **common
         )

@@ -141,7 +141,7 @@ CODE = {
     "sft": ["r1/train.py", "r1/sft_data.py", "r1/heldout.py", "r1/generation.py"]
     + DECONTAM_CODE
     + GRADING_CODE,
-    "distill_student": ["r1/train.py", "r1/models.py"],
+    "distill_student": ["r1/train.py", "r1/models.py", "r1/kd.py"],
     # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
     "eval": [
         "r1/eval/__init__.py",

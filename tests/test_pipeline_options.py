@@ -1,9 +1,10 @@
-"""The DAG's optional stages, run for real: `rl_final` (off by default) as the distillation teacher, and
-logit-KD distillation (`distill.method: gkd`, TRL's GKDTrainer) of the student.
+"""The DAG's optional stages, run for real: `rl_final` (off by default) as the distillation teacher, and two
+logit-distilled students: TRL's GKD (`distill.method: gkd`) and r1's logit KD (`students[].method: kd`, soft +
+hard targets, r1/kd.py).
 
-Starts from a copy of the shared tiny run (`pipeline_run`), turns both options on with a config overlay,
-checks the exact set of jobs Snakemake plans for `distill_all`, then runs the two changed model stages
-and what lies between them (rl_final -> teacher shards -> distill dataset -> student).
+Starts from a copy of the shared tiny run (`pipeline_run`), turns the options on with a config overlay,
+checks the exact set of jobs Snakemake plans for `distill_all`, then runs the changed model stages
+and what lies between them (rl_final -> teacher shards -> distill dataset -> students).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pandas as pd
 import pytest
 
 from tests.conftest import copy_run, dry_run, overlay, snakemake, tiny_config
@@ -26,10 +28,19 @@ def test_rl_final_teaches_a_logit_kd_student(pipeline_run, tmp_path):
         {
             # the tiny reasoning-RL settings, as a third GRPO stage from the sft_stabilize model
             "rl_final": {"enabled": True, "num_prompts": 8, "trl": cfg["rl_reasoning"]["trl"]},
-            "distill": {"teacher": "rl_final", "method": "gkd", "gkd": {"lmbda": 0.0, "beta": 0.5}},
+            "distill": {
+                "teacher": "rl_final",
+                "method": "gkd",
+                "gkd": {"lmbda": 0.0, "beta": 0.5},
+                "kd": {"alpha": 0.5, "temperature": 2.0},
+                "students": [
+                    *cfg["distill"]["students"],
+                    {**cfg["distill"]["students"][0], "name": "tiny_kd", "method": "kd"},
+                ],
+            },
         },
     )
-    n_students, n_benchmarks = len(cfg["distill"]["students"]), len(cfg["benchmarks"])
+    n_students, n_benchmarks = len(cfg["distill"]["students"]) + 1, len(cfg["benchmarks"])
     # rl_final is new (its evals too); every distillation job reads the new teacher; nothing upstream reruns
     assert dry_run(run, options) == Counter(
         {
@@ -51,6 +62,7 @@ def test_rl_final_teaches_a_logit_kd_student(pipeline_run, tmp_path):
         "2",
         "results/rl_final/manifest.json",
         f"results/distill/students/{student}/manifest.json",
+        "results/distill/students/tiny_kd/manifest.json",
     )
 
     rl_log = (run / "logs/rl_final/rl_final.log").read_text()
@@ -73,3 +85,22 @@ def test_rl_final_teaches_a_logit_kd_student(pipeline_run, tmp_path):
     ]
     losses = [r["loss"] for r in kd_rows if "loss" in r]
     assert len(losses) == cfg["distill"]["trl"]["max_steps"] and all(v > 0 for v in losses), kd_rows
+
+    # the second student trained by r1's logit KD: both terms logged, loss = alpha T^2 soft + (1 - alpha) hard
+    assert "logit KD (alpha 0.5, T 2.0)" in (run / "logs/distill/student_tiny_kd.log").read_text()
+    kd_rows = [
+        json.loads(x)
+        for x in (run / "results/distill/students/tiny_kd/metrics.jsonl").read_text().splitlines()
+    ]
+    kd_steps = [r for r in kd_rows if "loss" in r]
+    assert len(kd_steps) == cfg["distill"]["trl"]["max_steps"]
+    assert all(r["kd/soft_kl"] > 0 and r["kd/hard_ce"] > 0 for r in kd_steps), kd_steps
+    # no sample the grader marked incorrect reached the students: each row is verified or has no reference
+    data = pd.read_parquet(run / "results/distill/dataset.parquet")
+    assert (data["verified"] | ~data["reference"]).all()
+    assert data.loc[~data["reference"], "id"].str.startswith("unreferenced:").all()
+    shards = pd.concat(
+        pd.read_parquet(p) for p in (run / "results/distill/teacher").glob("shard_*/samples.parquet")
+    )
+    correct = set(shards.loc[shards["correct"].eq(True), "id"])
+    assert set(data.loc[data["verified"], "id"]) <= correct
