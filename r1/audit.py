@@ -258,6 +258,38 @@ def format_table(rows: list[Row], only_failures: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _source_table(root: Path):
+    stats = root / "results" / "data" / "stats.json"
+    if not stats.exists():
+        return None
+    from r1.data import source_table
+
+    cold = root / "results" / "cold_start" / "stats.json"
+    return source_table(
+        json.loads(stats.read_text()), json.loads(cold.read_text()) if cold.exists() else None
+    )
+
+
+def data_sources(root: Path) -> str:
+    """The row counts per data source (r1.data.source_table) of the run under `root`, as text; "" if no data."""
+    table = _source_table(root)
+    if table is None:
+        return ""
+    return "data sources (rows; results/data/stats.json, results/cold_start/stats.json):\n" + table.to_string(
+        index=False, na_rep="-"
+    )
+
+
+def data_source_rows(root: Path) -> list[dict]:
+    table = _source_table(root)
+    if table is None:
+        return []
+    return [
+        {k: (None if v is None or v != v else v) for k, v in r.items()}
+        for r in table.astype(object).to_dict("records")
+    ]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m r1 audit",
@@ -303,6 +335,7 @@ def main(argv: list[str]) -> int:
                     "counts": result.counts(),
                     "rows": [asdict(r) for r in result.rows],
                     "culprits": result.culprits,
+                    "data_sources": data_source_rows(Path(result.root)),
                 },
                 indent=1,
             )
@@ -311,6 +344,9 @@ def main(argv: list[str]) -> int:
     table = format_table(result.rows, only_failures=args.failures_only)
     if table:
         print(table)
+    sources = data_sources(Path(result.root))
+    if sources:
+        print("\n" + sources)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     if result.ok:
         print(

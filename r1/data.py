@@ -421,3 +421,53 @@ def build_dataset(
         ),
         stats,
     )
+
+
+SOURCE_TABLE_COLUMNS = [
+    "source",
+    "use",
+    "rows read",
+    "quarantined (invalid)",
+    "duplicates",
+    "decontaminated",
+    "unreadable",
+    "kept",
+    "train",
+    "eval",
+]
+
+
+def source_table(data_stats: dict, cold_start_stats: dict | None = None) -> pd.DataFrame:
+    """Row counts per data source: RL prompt sources (results/data/stats.json) and cold-start seed sources
+    (results/cold_start/stats.json), one row each. Shown by `python -m r1 audit` and the report's data table."""
+    rows = []
+    for name, st in data_stats.get("sources", {}).items():
+        rows.append(
+            {
+                "source": name,
+                "use": "RL prompts",
+                "rows read": st.get("rows_in"),
+                "quarantined (invalid)": st.get("quarantined"),
+                "duplicates": st.get("duplicates"),
+                "decontaminated": st.get("contaminated"),
+                "kept": st.get("kept"),
+                "train": st.get("train"),
+                "eval": st.get("eval"),
+            }
+        )
+    for name, st in (cold_start_stats or {}).get("seed_sources", {}).items():
+        rows.append(
+            {
+                "source": name,
+                "use": "cold-start seeds",
+                "rows read": st.get("rows"),
+                "quarantined (invalid)": st.get("quarantined"),
+                "decontaminated": st.get("decontaminated"),
+                "unreadable": st.get("unreadable"),
+                "kept": st.get("kept"),
+            }
+        )
+    df = pd.DataFrame(rows, columns=SOURCE_TABLE_COLUMNS)
+    counts = SOURCE_TABLE_COLUMNS[2:]
+    df[counts] = df[counts].astype("Int64")
+    return df

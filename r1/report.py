@@ -22,17 +22,6 @@ RL_PANELS = [
 ]
 SFT_PANELS = [("loss", "training loss")]
 
-# data/stats.json per-source keys -> report column names, in report order.
-DATA_COLUMNS = {
-    "rows_in": "rows read",
-    "quarantined": "quarantined (invalid)",
-    "duplicates": "duplicates",
-    "contaminated": "decontaminated (benchmark overlap)",
-    "kept": "kept",
-    "train": "train",
-    "eval": "eval",
-}
-
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
@@ -114,30 +103,30 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def data_stats_table(stats: dict) -> pd.DataFrame:
-    """One row per prompt source (rows read, quarantined, duplicates, decontaminated, kept, split) plus a total."""
-    rows = [
-        {"source": name, **{label: st.get(key) for key, label in DATA_COLUMNS.items()}}
-        for name, st in stats["sources"].items()
+def data_stats_table(stats: dict, cold_start_stats: dict | None = None) -> pd.DataFrame:
+    """One row per data source (RL prompts and cold-start seeds: r1.data.source_table) plus a total per use."""
+    from r1.data import SOURCE_TABLE_COLUMNS, source_table
+
+    df = source_table(stats, cold_start_stats)
+    totals = [
+        {"source": "total", "use": use, **{c: part[c].sum(min_count=1) for c in SOURCE_TABLE_COLUMNS[2:]}}
+        for use, part in df.groupby("use", sort=False)
     ]
-    df = pd.DataFrame(rows, columns=["source", *DATA_COLUMNS.values()])
-    if len(df):
-        total = {
-            "source": "total",
-            **{c: int(pd.to_numeric(df[c], errors="coerce").fillna(0).sum()) for c in DATA_COLUMNS.values()},
-        }
-        df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
-    return df
+    return pd.concat([df, pd.DataFrame(totals, columns=SOURCE_TABLE_COLUMNS)], ignore_index=True)
 
 
-def data_stats_html(stats_path: str | Path) -> str:
+def data_stats_html(stats_path: str | Path, cold_start_stats_path: str | Path | None = None) -> str:
     stats = json.loads(Path(stats_path).read_text())
+    cold = json.loads(Path(cold_start_stats_path).read_text()) if cold_start_stats_path else None
     note = (
         "<p>Quarantined rows (with the file, row, field and reason) are in <code>results/data/quarantine.parquet"
-        "</code>; rows dropped for overlapping an eval benchmark (word n-grams) in "
-        "<code>results/data/contamination.parquet</code>.</p>"
+        "</code>; rows dropped as near-duplicates of an eval benchmark item (word 10-grams, "
+        "<code>data.decontamination.min_overlap</code>) or as templates of one, with the matched item and the "
+        "overlap, in <code>results/data/contamination.parquet</code>. Cold-start seeds are human solutions "
+        "rewritten into the R1 format; <i>unreadable</i> ones fall below <code>cold_start.filters.min_readability"
+        "</code>.</p>"
     )
-    return _page("Prompt data by source", _html_table(data_stats_table(stats), "per source") + note)
+    return _page("Data by source", _html_table(data_stats_table(stats, cold), "per source") + note)
 
 
 def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
@@ -232,7 +221,7 @@ def build_report_assets(job) -> None:
             )
         plot_stage(metrics[stage], png, RL_PANELS, stage)
     plot_curves(job.inputs("sft_metrics"), SFT_PANELS, job.out("sft_curves"))
-    write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats")))
+    write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats"), job.inp("cold_start_stats")))
     write_text(
         job.out("generation_yield"),
         yield_html(

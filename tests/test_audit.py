@@ -250,3 +250,57 @@ def test_python_dash_m_r1_audit_dispatches(workdir):
     )
     assert proc.returncode == 0, proc.stderr
     assert "audit ok" in proc.stdout
+
+
+def test_audit_shows_each_data_source_with_its_row_counts(workdir, capsys):
+    stats = {
+        "sources": {
+            "gsm8k_train": {
+                "rows_in": 7473,
+                "quarantined": 0,
+                "duplicates": 0,
+                "contaminated": 2,
+                "kept": 7471,
+                "train": 7082,
+                "eval": 389,
+            },
+            "chain_sum": {
+                "rows_in": 400,
+                "quarantined": 1,
+                "duplicates": 33,
+                "contaminated": 0,
+                "kept": 366,
+                "train": 342,
+                "eval": 24,
+            },
+        }
+    }
+    cold = {
+        "seed_sources": {
+            "gsm8k_cot": {
+                "rows": 64,
+                "quarantined": 0,
+                "no_reasoning": 0,
+                "unreadable": 1,
+                "kept": 63,
+                "decontaminated": 0,
+            }
+        }
+    }
+    Path("results/data").mkdir(parents=True)
+    Path("results/data/stats.json").write_text(json.dumps(stats))
+    Path("results/cold_start").mkdir(parents=True)
+    Path("results/cold_start/stats.json").write_text(json.dumps(cold))
+    assert main(["results"]) == 0
+    out = capsys.readouterr().out
+    lines = {ln.split()[0]: ln.split() for ln in out.split("data sources")[1].splitlines()[2:] if ln.strip()}
+    assert "gsm8k_train" in lines and "7473" in lines["gsm8k_train"] and "7471" in lines["gsm8k_train"]
+    assert "chain_sum" in lines and "400" in lines["chain_sum"]
+    assert "gsm8k_cot" in lines and "cold-start" in lines["gsm8k_cot"] and "63" in lines["gsm8k_cot"]
+    assert main(["results", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["data_sources"]
+    assert [(r["source"], r["use"], r["rows read"], r["kept"]) for r in rows] == [
+        ("gsm8k_train", "RL prompts", 7473, 7471),
+        ("chain_sum", "RL prompts", 400, 366),
+        ("gsm8k_cot", "cold-start seeds", 64, 63),
+    ]
