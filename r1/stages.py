@@ -230,6 +230,7 @@ def rejection_sampling(job: JobSpec) -> None:
 
 def distill_generate(job: JobSpec) -> None:
     """Teacher generation for one shard of the distillation prompts."""
+    from r1.data import decontaminate_rows
     from r1.prompts import MATH_INSTRUCTION
     from r1.sampling import sample_and_grade
     from r1.sft_data import read_prompt_files
@@ -239,10 +240,11 @@ def distill_generate(job: JobSpec) -> None:
     rows = _prompt_rows(job.inp("train"), cfg["num_prompts"], job.seed + 13).assign(
         instruction=MATH_INSTRUCTION
     )
-    if cfg.get(
-        "unreferenced_prompts"
-    ):  # prompts without a reference: their samples may only fill (see distill.fill)
-        rows = pd.concat([rows, read_prompt_files(cfg["unreferenced_prompts"])], ignore_index=True)
+    if cfg.get("unreferenced_prompts"):  # prompts without a reference: their samples can only fill
+        extra, _ = decontaminate_rows(
+            read_prompt_files(cfg["unreferenced_prompts"]), "problem", job.params["decontam"]
+        )
+        rows = pd.concat([rows, extra], ignore_index=True)
     rows = rows.iloc[shard::n_shards].reset_index(drop=True)
     samples = sample_and_grade(
         job.inp("teacher"),

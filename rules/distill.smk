@@ -6,6 +6,7 @@ rule distill_generate:
         train="results/data/train.parquet",
         data_manifest="results/data/manifest.json",
         unreferenced_prompts=config["distill"].get("unreferenced_prompts", []),
+        benchmarks=benchmark_files(),
     output:
         samples="results/distill/teacher/shard_{shard}/samples.parquet",
         manifest="results/distill/teacher/shard_{shard}/manifest.json",
@@ -23,6 +24,7 @@ rule distill_generate:
         cfg=distill_generate_cfg(),
         generation=generation_cfg(),
         grading=grading_cfg(),
+        decontam=decontam_cfg(),
         seed=SEED,
     script:
         "../scripts/run_stage.py"
