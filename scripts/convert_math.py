@@ -23,10 +23,13 @@ MATH500 = Path(__file__).resolve().parents[1] / "r1" / "assets" / "benchmarks" /
 
 def convert_split(math_dir: Path, split: str, exclude: set[str] = frozenset()) -> list[dict]:
     files = sorted(
-        (math_dir / split).glob("*/*.json"), key=lambda p: (p.parent.name, int(p.stem) if p.stem.isdigit() else 0)
+        (math_dir / split).glob("*/*.json"),
+        key=lambda p: (p.parent.name, int(p.stem) if p.stem.isdigit() else 0),
     )
     if not files:
-        raise SystemExit(f"{math_dir / split}: no <subject>/<n>.json files (is this the MATH release folder?)")
+        raise SystemExit(
+            f"{math_dir / split}: no <subject>/<n>.json files (is this the MATH release folder?)"
+        )
     rows = []
     for path in files:
         unique_id = f"{split}/{path.parent.name}/{path.name}"
