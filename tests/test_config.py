@@ -33,6 +33,11 @@ def test_embedded_default_and_tiny_overlay_validate():
         (lambda c: c.update(unknown_key=1), "<top level>"),
         (lambda c: c["eval"].update(k="four"), "eval.k"),
         (lambda c: c["resources"].update(rl_zero={"gpus": -1}), "resources.rl_zero.gpus"),
+        # training on samples the grader marked incorrect is no longer expressible
+        (lambda c: c["distill"].update(keep="all"), "distill.keep"),
+        (lambda c: c["cold_start"]["filters"].update(require_correct=False), "cold_start.filters"),
+        (lambda c: c["distill"].update(fill="incorrect"), "distill.fill"),
+        (lambda c: c["data"]["sources"][0].update(kind="hub"), "data.sources.0.kind"),
     ],
 )
 def test_schema_errors_name_the_key(mutate, key):
@@ -47,6 +52,10 @@ def test_semantic_errors_name_the_key():
     cfg = base()
     cfg["base_model"] = {"source": "hf_dir"}
     with pytest.raises(ConfigError, match="base_model.path"):
+        validate_config(cfg)
+    cfg = base()
+    cfg["data"]["sources"].append({"name": "hub", "kind": "hf", "dataset": "openai/gsm8k", "split": "train"})
+    with pytest.raises(ConfigError, match=r"data.sources\[3\].revision: required for kind 'hf'"):
         validate_config(cfg)
 
 
