@@ -245,3 +245,36 @@ def test_seed_examples_are_readable_r1_format():
     c = seeds["completion"].iloc[0]
     assert c.startswith("<think>\n") and "</think>\n\nThe answer is $\\boxed{" in c and "####" not in c
     assert seeds["prompt"].iloc[0].endswith("\\boxed{}.")
+
+
+def test_convert_math_writes_the_overlay_files(tmp_path):
+    """scripts/convert_math.py on a made-up release folder: unique_id and answer added, MATH-500 ids excluded."""
+    import subprocess
+    import sys
+
+    math500_id = json.loads(open("r1/assets/benchmarks/math500/test.jsonl").readline())["unique_id"]
+    _, subject, name = math500_id.split("/")
+    problems = {
+        "train/algebra/2.json": "What is $1+1$? The answer is $\\boxed{2}$.",
+        "train/algebra/10.json": "Compute $\\boxed{1} + \\boxed{\\frac{1}{2}}$ hence $\\boxed{\\frac{3}{2}}$.",
+        f"test/{subject}/{name}": "A MATH-500 problem: $\\boxed{5}$.",
+        "test/algebra/3.json": "A test4500 problem: $\\boxed{7}$.",
+    }
+    for uid, solution in problems.items():
+        path = tmp_path / "MATH" / uid
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps({"problem": "p", "level": "Level 1", "type": "Algebra", "solution": solution})
+        )
+    out = tmp_path / "out"
+    subprocess.run(
+        [sys.executable, "scripts/convert_math.py", str(tmp_path / "MATH"), "--out", str(out)], check=True
+    )
+    train = [json.loads(x) for x in (out / "train.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in (out / "test4500.jsonl").read_text().splitlines()]
+    assert [(r["unique_id"], r["answer"]) for r in train] == [
+        ("train/algebra/2.json", "2"),
+        ("train/algebra/10.json", "\\frac{3}{2}"),
+    ]
+    assert [r["unique_id"] for r in test] == ["test/algebra/3.json"]
+    assert list(train[0]) == ["unique_id", "problem", "level", "type", "solution", "answer"]
