@@ -161,8 +161,8 @@ def procedural_rows(
 def benchmark_index(benchmark_specs: list[dict], ngram: int):
     """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names a
     `solution_field`, as the paper filters both), not only the `limit` rows we evaluate on."""
+    from r1.benchmarks import BenchmarkSpec, load_benchmark, read_rows
     from r1.decontam import build_ngram_index
-    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark, read_rows
 
     eval_items = {}
     for b in benchmark_specs:

@@ -120,7 +120,7 @@ def benchmark_eval_items(
     The paper filters against eval questions and solutions; solutions are read from `solution_fields`
     (defaults: GSM8K's ``answer``, MATH-500's ``solution``).
     """
-    from r1.eval.benchmarks import DEFAULT_BENCHMARKS, load_benchmark, read_rows
+    from r1.benchmarks import DEFAULT_BENCHMARKS, load_benchmark, read_rows
 
     solution_fields = dict({"gsm8k": "answer", "math500": "solution"}, **(solution_fields or {}))
     items: dict[str, str] = {}

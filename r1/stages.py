@@ -317,7 +317,7 @@ def distill_student(job: JobSpec) -> None:
 
 
 def eval_generate(job: JobSpec) -> None:
-    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark
+    from r1.benchmarks import BenchmarkSpec, load_benchmark
     from r1.eval.runner import EvalProtocol, evaluate
     from r1.sampling import generator_options
 

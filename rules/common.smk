@@ -121,10 +121,10 @@ GENERATION_CODE = [
     "r1/filters.py",
     "r1/sft_data.py",
 ]
-DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"]
+DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/benchmarks.py"]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
-    "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"],
+    "data": ["r1/data.py", "r1/decontam.py", "r1/benchmarks.py"],
     "rl": ["r1/train.py", "r1/prompts.py"] + GRADING_CODE,
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
     "sft": ["r1/train.py", "r1/sft_data.py"] + DECONTAM_CODE,
@@ -132,7 +132,7 @@ CODE = {
     # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
     "eval": [
         "r1/eval/__init__.py",
-        "r1/eval/benchmarks.py",
+        "r1/benchmarks.py",
         "r1/eval/metrics.py",
         "r1/eval/runner.py",
         "r1/generation.py",

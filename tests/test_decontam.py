@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from r1.benchmarks import DEFAULT_BENCHMARKS, load_benchmark
 from r1.decontam import (
     benchmark_eval_items,
     build_ngram_index,
@@ -14,7 +15,6 @@ from r1.decontam import (
     find_contamination_batch,
     normalize_words,
 )
-from r1.eval.benchmarks import DEFAULT_BENCHMARKS, load_benchmark
 
 
 @pytest.fixture(scope="module")

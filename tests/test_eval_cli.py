@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from r1.eval.benchmarks import (
+from r1.benchmarks import (
     DEFAULT_BENCHMARKS,
     BenchmarkError,
     BenchmarkSpec,

@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from r1.eval.benchmarks import (
+from r1.benchmarks import (
     ANSWER_FORMATS,
     DEFAULT_BENCHMARKS,
     BenchmarkError,

@@ -28,7 +28,7 @@ from r1.atomic import read_jsonl
 
 ANSWER_FORMATS = ("gsm8k", "latex", "integer", "float", "choice")
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "benchmarks"
+ASSETS = Path(__file__).resolve().parent / "assets" / "benchmarks"
 
 
 @dataclass(frozen=True)
