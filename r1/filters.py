@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from r1.rewards import has_think_format, language_consistency, readability, repetition_ratio, split_think
+from r1.text import has_think_format, language_consistency, readability, repetition_ratio, split_think
 
 CODE_BLOCK = re.compile(r"```")
 BOXED = re.compile(r"\\boxed\{")

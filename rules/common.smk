@@ -113,7 +113,7 @@ COMMON_CODE = [
     "r1/atomic.py",
     "r1/stages.py",
 ]
-GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py"]
+GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py", "r1/text.py"]
 GENERATION_CODE = [
     "r1/generation.py",
     "r1/prompts.py",

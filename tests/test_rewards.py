@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from r1.rewards import (
-    REWARDS,
-    build_reward_funcs,
-    has_think_format,
-    language_consistency,
-    readability,
-    repetition_ratio,
-    split_think,
-)
+from r1.rewards import REWARDS, build_reward_funcs
+from r1.text import has_think_format, language_consistency, readability, repetition_ratio, split_think
 
 
 def _reward(name: str, **options):

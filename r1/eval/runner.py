@@ -90,7 +90,7 @@ def check_format(completion: str, prefill: str) -> bool:
     With a "<think>\\n" prefill the completion starts inside the think block, so the opening tag is not
     expected in it (a naive check would always fail). Any other prefill is prepended before checking.
     """
-    from r1.rewards import has_think_format
+    from r1.text import has_think_format
 
     if prefill_opens_think(prefill):
         return bool(has_think_format(completion, prefilled=True))
@@ -114,7 +114,7 @@ def evaluate(
     """
     from r1.generation import SamplingParams, load_generator
     from r1.grading import cluster_answers, grade_batch
-    from r1.rewards import language_consistency
+    from r1.text import language_consistency
 
     for col in ("id", "problem", "answer"):
         if col not in benchmark_df.columns:
