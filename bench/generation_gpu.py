@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     clock = Clock(dev)
     gen = TransformersGenerator(model_dir, dtype="auto", device=dev, batch_size=args.batch)
     if dev == "cpu":  # exercise the same decoder eagerly (the CUDA default is compiled CUDA graphs)
-        from r1.generation import StaticCacheDecoder
+        from r1.engine import StaticCacheDecoder
 
         gen.decoder = StaticCacheDecoder(gen.model, compile=False)
     model, tok = gen.model, gen.tokenizer

@@ -153,84 +153,6 @@ def _model_kwargs(static_decode: bool = False) -> dict:
     return {"dtype": "float32", "attn_implementation": attn_implementation(static_decode)}
 
 
-def grpo_trainer_class():
-    """TRL's GRPOTrainer, with its transformers rollouts sent through r1's StaticCacheDecoder on CUDA.
-
-    TRL's own path is `model.generate` with a dynamic cache (or, with `cache_implementation="static"`, a static
-    cache with compilation disabled); both are far from what the GPU can do at RL batch sizes (README, "Running on GPUs").
-    The fast path is taken when the policy is on CUDA, `trl.cache_implementation` is unset or "static", and
-    nothing needs TRL's generate: no vLLM, no continuous batching, no images, no top-k / min-p / repetition
-    penalty, no ZeRO-3 / FSDP sharding (gathered weights change address every step). Otherwise: TRL unchanged.
-    """
-    import torch
-    from trl import GRPOTrainer
-
-    from r1.generation import StaticCacheDecoder, use_static_decoder
-
-    class R1GRPOTrainer(GRPOTrainer):
-        _r1_decoder = None
-
-        def _r1_fast_rollouts(self, images, multimodal_fields) -> bool:
-            args = self.args
-            if args.use_vllm or getattr(self, "use_transformers_continuous_batching", False):
-                return False
-            if images is not None and any(im is not None for im in images) or multimodal_fields:
-                return False
-            if (self.top_k or 0) > 0 or self.min_p is not None or (self.repetition_penalty or 1.0) != 1.0:
-                return False
-            if self.is_fsdp_enabled or (self.is_deepspeed_enabled and self._dist.is_zero3):
-                return False
-            return use_static_decoder(args.cache_implementation, str(self.accelerator.device))
-
-        def _generate_single_turn(
-            self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False
-        ):
-            from trl.models import unwrap_model_for_generation
-            from trl.trainer.utils import pad
-
-            if not self._r1_fast_rollouts(images, multimodal_fields):
-                return super()._generate_single_turn(
-                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
-                )
-            device = self.accelerator.device
-            pad_id = self._tokenizer.pad_token_id
-            prompts = [torch.tensor(ids) for ids in prompt_ids]
-            input_ids = pad(prompts, padding_value=pad_id, padding_side="left").to(device)
-            mask = pad([torch.ones_like(t) for t in prompts], padding_value=0, padding_side="left").to(device)
-            with (
-                unwrap_model_for_generation(
-                    self.model_wrapped,
-                    self.accelerator,
-                    gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
-                ) as model,
-                torch.no_grad(),
-            ):
-                if self._r1_decoder is None or self._r1_decoder.source is not model:
-                    # bf16 (fp16) rollouts from the fp32 master weights: a private copy refreshed per rollout.
-                    dtype = torch.bfloat16 if self.args.bf16 else torch.float16 if self.args.fp16 else None
-                    self._r1_decoder = StaticCacheDecoder(model, weights_dtype=dtype)
-                new = self._r1_decoder.generate(
-                    input_ids,
-                    mask,
-                    max_new_tokens=self.max_completion_length,
-                    temperature=self.temperature,
-                    top_p=self.top_p,
-                    eos_token_ids=self.eos_token_ids,
-                    pad_token_id=pad_id,
-                )
-            if new is None:  # static cache too large for free memory
-                return super()._generate_single_turn(
-                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
-                )
-            # Keep each completion up to and including its first EOS, as TRL's generate path does.
-            is_eos = torch.isin(new, torch.tensor(self.eos_token_ids, device=new.device))
-            lengths = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, new.size(1)).tolist()
-            rows = new.tolist()
-            return [row[:n] for row, n in zip(rows, lengths, strict=True)], None
-
-    return R1GRPOTrainer
-
-
 def rl_prompt_dataset(train: pd.DataFrame, num_prompts: int, prompt_style: str, seed: int):
     """GRPO prompts: the R1-Zero raw template, or one chat user turn with the paper's math instruction."""
     from datasets import Dataset
@@ -267,7 +189,7 @@ def grpo_trainer(
     from transformers import AutoTokenizer
     from trl import GRPOConfig
 
-    from r1.generation import use_static_decoder
+    from r1.engine import grpo_trainer_class, use_static_decoder
     from r1.rewards import build_reward_funcs
 
     specs = [

@@ -116,6 +116,7 @@ COMMON_CODE = [
 GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py", "r1/text.py"]
 GENERATION_CODE = [
     "r1/generation.py",
+    "r1/engine.py",
     "r1/prompts.py",
     "r1/sampling.py",
     "r1/filters.py",
@@ -125,7 +126,7 @@ DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/benchmarks.py"]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
     "data": ["r1/data.py", "r1/decontam.py", "r1/benchmarks.py"],
-    "rl": ["r1/train.py", "r1/prompts.py"] + GRADING_CODE,
+    "rl": ["r1/train.py", "r1/engine.py", "r1/prompts.py"] + GRADING_CODE,
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
     "sft": ["r1/train.py", "r1/sft_data.py"] + DECONTAM_CODE,
     "distill_student": ["r1/train.py", "r1/models.py"],
@@ -136,6 +137,7 @@ CODE = {
         "r1/eval/metrics.py",
         "r1/eval/runner.py",
         "r1/generation.py",
+        "r1/engine.py",
         "r1/prompts.py",
         "r1/sampling.py",
     ]
