@@ -10,7 +10,7 @@ chat format), same rewards (r1's accuracy + format), same batch (prompts x gener
 step, one generation round per step), same completion limit, beta 0.001, loss "grpo", lr 1e-6, temperature 1:
   1. "trl": GRPOTrainer(model=<dir>, args=GRPOConfig(<those settings only>)): TRL's defaults for everything
      else (bf16, gradient checkpointing on, `model.generate` with a dynamic cache);
-  2. "r1": r1.train.grpo_trainer with the rl_zero stage of config.yaml + configs/gpu-small.yaml, the same
+  2. "r1": r1.grpo.grpo_trainer with the rl_zero stage of config.yaml + configs/gpu-small.yaml, the same
      settings on top (so: gradient checkpointing off, rollouts through r1's static-cache CUDA-graph decoder).
 Per variant, after --warmup steps (compilation happens there): median seconds per optimizer step, completion
 tokens/s (completion tokens / step time), rollout (generation) seconds per step, peak GPU memory, and the MFU
@@ -89,8 +89,8 @@ def main(argv=None) -> int:
     from transformers import AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from r1.grpo import grpo_trainer, rl_prompt_dataset
     from r1.rewards import build_reward_funcs
-    from r1.train import grpo_trainer, rl_prompt_dataset
 
     dev = args.device
     clock = Clock(dev)

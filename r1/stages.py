@@ -22,7 +22,7 @@ def _work_dir(job: JobSpec) -> str:
 
 
 def _fingerprint(job: JobSpec) -> str:
-    from r1.train import fingerprint
+    from r1.checkpoints import fingerprint
 
     return fingerprint(job.params, [p for name, ps in job.input.items() if name != "code" for p in ps])
 
@@ -69,7 +69,7 @@ def data_prepare(job: JobSpec) -> None:
 
 
 def rl(job: JobSpec) -> None:
-    from r1.train import train_grpo
+    from r1.grpo import train_grpo
 
     train_grpo(
         model_dir=job.inp("model"),

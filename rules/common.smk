@@ -126,10 +126,17 @@ DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/benchmarks.py"]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
     "data": ["r1/data.py", "r1/decontam.py", "r1/benchmarks.py"],
-    "rl": ["r1/train.py", "r1/engine.py", "r1/prompts.py"] + GRADING_CODE,
+    "rl": [
+        "r1/grpo.py",
+        "r1/train.py",
+        "r1/checkpoints.py",
+        "r1/engine.py",
+        "r1/prompts.py",
+    ]
+    + GRADING_CODE,
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
-    "sft": ["r1/train.py", "r1/sft_data.py"] + DECONTAM_CODE,
-    "distill_student": ["r1/train.py", "r1/models.py"],
+    "sft": ["r1/train.py", "r1/checkpoints.py", "r1/sft_data.py"] + DECONTAM_CODE,
+    "distill_student": ["r1/train.py", "r1/checkpoints.py", "r1/models.py"],
     # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
     "eval": [
         "r1/eval/__init__.py",

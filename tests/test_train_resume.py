@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from r1.train import prepare_work_dir
+from r1.checkpoints import prepare_work_dir
 
 RUN = """
 import sys, json

@@ -1,0 +1,92 @@
+"""Checkpoints and resume for the training stages: run fingerprints, the checkpoint folder, per-step metrics.
+
+Trainer state lives in an undeclared `checkpoints/` folder beside the declared model directory (Snakemake
+deletes declared directory outputs before a job starts); a rerun resumes from the last checkpoint if it was
+made with the same config and inputs, else it starts clean. One JSON line per optimizer step goes to
+`checkpoints/metrics.jsonl`; the finished run copies it to the declared metrics file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from r1.atomic import atomic_dir, atomic_path
+
+log = logging.getLogger(__name__)
+
+
+FINGERPRINT = "r1_fingerprint.txt"
+
+
+def fingerprint(params: dict, inputs: list[str]) -> str:
+    """Identity of a training run: its config slice and its inputs' manifests/contents."""
+    from r1.manifest import sha256_path, upstream_manifest
+
+    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for p in sorted(inputs):
+        m = upstream_manifest(p)
+        h.update((sha256_path(m) if m else sha256_path(p)).encode())
+    return h.hexdigest()
+
+
+def prepare_work_dir(work_dir: Path, fp: str):
+    """Return the checkpoint to resume from (or None); wipe checkpoints made by a different run."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    fp_file = work_dir / FINGERPRINT
+    if work_dir.exists() and (not fp_file.exists() or fp_file.read_text().strip() != fp):
+        log.info("checkpoints in %s belong to another config or inputs: starting from scratch", work_dir)
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fp_file.write_text(fp + "\n")
+    # A kill can land in the middle of a checkpoint write: only a checkpoint with its trainer state is complete.
+    for ckpt in work_dir.glob("checkpoint-*"):
+        if not (ckpt / "trainer_state.json").exists():
+            log.warning("discarding incomplete checkpoint %s", ckpt)
+            shutil.rmtree(ckpt)
+    last = get_last_checkpoint(str(work_dir))
+    metrics = work_dir / "metrics.jsonl"
+    if last is None:
+        metrics.unlink(missing_ok=True)
+        return None
+    step = int(Path(last).name.split("-")[-1])
+    if metrics.exists():  # drop lines logged after the checkpoint: they will be redone
+        lines = [
+            ln for ln in metrics.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= step
+        ]
+        metrics.write_text("".join(ln + "\n" for ln in lines))
+    log.info("resuming from checkpoint %s (step %d)", last, step)
+    return last
+
+
+def metrics_callback(path: Path):
+    from transformers import TrainerCallback
+
+    class MetricsJsonl(TrainerCallback):
+        """One JSON line per logged step: reward, per-reward means, KL, lengths, clip ratios, loss, lr."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or not state.is_world_process_zero:
+                return
+            row = {"step": state.global_step, "epoch": state.epoch}
+            row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+            with open(path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    return MetricsJsonl()
+
+
+def finish(trainer, tokenizer, work_dir: Path, model_out: str, metrics_out: str | None) -> None:
+    if trainer.accelerator.is_main_process:
+        with atomic_dir(model_out) as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(tmp)
+        if metrics_out:
+            with atomic_path(metrics_out) as tmp:
+                src = work_dir / "metrics.jsonl"
+                shutil.copyfile(src, tmp) if src.exists() else tmp.write_text("")
+    trainer.accelerator.wait_for_everyone()
