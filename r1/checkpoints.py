@@ -33,6 +33,16 @@ def fingerprint(params: dict, inputs: list[str]) -> str:
     return h.hexdigest()
 
 
+def checkpoint_dir(job) -> str:
+    """A training job's checkpoint folder: `checkpoints/` beside its declared model directory."""
+    return str(Path(job.out("model")).parent / "checkpoints")
+
+
+def job_fingerprint(job) -> str:
+    """fingerprint() of a job (r1.rulekit.JobSpec): its params and every input except the r1 source files."""
+    return fingerprint(job.params, [p for name, ps in job.input.items() if name != "code" for p in ps])
+
+
 def prepare_work_dir(work_dir: Path, fp: str):
     """Return the checkpoint to resume from (or None); wipe checkpoints made by a different run."""
     from transformers.trainer_utils import get_last_checkpoint

@@ -219,7 +219,7 @@ def provenance_html(manifests: list[str | Path]) -> str:
 
 
 def build_report_assets(job) -> None:
-    """Entry point of rule report_assets (r1.stages:report)."""
+    """Entry point of rule report_assets (r1.stages.report:report)."""
     metrics = {stage_of(p): p for p in job.inputs("rl_metrics")}
     for png in job.output["rl_curves"]:
         stage = Path(png).stem

@@ -1,6 +1,6 @@
 """The edge between Snakemake and r1: one job = one JobSpec, run in-process or under a multi-GPU launcher.
 
-Every rule script is two lines: `from r1.rulekit import run_rule; run_rule(snakemake, "r1.stages:<name>")`.
+Every rule script is two lines: `from r1.rulekit import run_rule; run_rule(snakemake, "r1.stages.<kind>:<name>")`.
 run_rule sends the job's output to its log, runs it, and writes the provenance manifest last, so a job
 killed midway leaves no manifest (downstream rules depend on it) and Snakemake removes its other outputs.
 """
@@ -58,6 +58,11 @@ class JobSpec:
     @property
     def cfg(self) -> dict:
         return self.params.get("cfg", {})
+
+    @property
+    def gpus(self) -> int:
+        """GPUs granted to this job (per node)."""
+        return int(self.resources.get("gpu", 0) or 0)
 
     @classmethod
     def from_snakemake(cls, smk, target: str) -> JobSpec:

@@ -45,6 +45,12 @@ def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict
     return {**opts, **generation.get("vllm", {})}
 
 
+def prompt_rows(train_parquet: str, n: int, seed: int) -> pd.DataFrame:
+    """n prompt rows drawn from the training prompts (seeded)."""
+    train = pd.read_parquet(train_parquet)
+    return train.sample(n=min(n, len(train)), random_state=seed + 1).reset_index(drop=True)
+
+
 def sample_and_grade(
     model_dir: str,
     rows: pd.DataFrame,

@@ -27,7 +27,7 @@ rule cold_start_generate:
     resources:
         **stage_resources("cold_start_generate"),
     params:
-        target="r1.stages:cold_start_generate",
+        target="r1.stages.sample:cold_start_generate",
         cfg=config["cold_start"],
         generation=generation_cfg(),
         grading=grading_cfg(),
@@ -59,7 +59,7 @@ rule cold_start_sft:
         **stage_resources("cold_start_sft"),
     params:
         deepspeed=stage_deepspeed("cold_start_sft"),
-        target="r1.stages:sft",
+        target="r1.stages.sft:sft",
         cfg=config["cold_start_sft"],
         decontam=decontam_cfg(),
         seed=SEED,

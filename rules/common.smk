@@ -111,7 +111,7 @@ COMMON_CODE = [
     "r1/rulekit.py",
     "r1/manifest.py",
     "r1/atomic.py",
-    "r1/stages.py",
+    "r1/stages/*.py",
 ]
 GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py", "r1/text.py"]
 GENERATION_CODE = [

@@ -15,7 +15,7 @@ rule base_model:
     resources:
         **stage_resources("base_model"),
     params:
-        target="r1.stages:base_model",
+        target="r1.stages.base:base_model",
         cfg=config["base_model"],
         seed=SEED,
     script:
@@ -43,7 +43,7 @@ rule data_prepare:
     resources:
         **stage_resources("data"),
     params:
-        target="r1.stages:data_prepare",
+        target="r1.stages.data:data_prepare",
         cfg=config["data"],
         benchmarks=benchmark_sources(),
         seed=SEED,

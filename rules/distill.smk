@@ -18,7 +18,7 @@ rule distill_generate:
     resources:
         **stage_resources("distill_generate"),
     params:
-        target="r1.stages:distill_generate",
+        target="r1.stages.distill:distill_generate",
         cfg=distill_generate_cfg(),
         generation=generation_cfg(),
         grading=grading_cfg(),
@@ -49,7 +49,7 @@ rule distill_dataset:
     resources:
         **stage_resources("data"),
     params:
-        target="r1.stages:distill_dataset",
+        target="r1.stages.distill:distill_dataset",
         cfg=distill_dataset_cfg(),
         seed=SEED,
     script:
@@ -78,7 +78,7 @@ rule distill_student:
         **stage_resources("distill_student"),
     params:
         deepspeed=stage_deepspeed("distill_student"),
-        target="r1.stages:distill_student",
+        target="r1.stages.distill:distill_student",
         cfg=distill_train_cfg(),
         student=lambda wc: student_cfg(wc.student),
         seed=SEED,

@@ -16,7 +16,7 @@ rule eval_generate:
     resources:
         **stage_resources("eval_generate"),
     params:
-        target="r1.stages:eval_generate",
+        target="r1.stages.eval:eval_generate",
         cfg=eval_cfg(),
         benchmark=lambda wc: benchmark_cfg(wc.benchmark),
         generation=generation_cfg(),
@@ -58,7 +58,7 @@ rule eval_table:
     benchmark:
         "benchmarks/eval/eval_table.tsv"
     params:
-        target="r1.stages:eval_table",
+        target="r1.stages.eval:eval_table",
         model_order=EVAL_MODELS,
     script:
         "../scripts/run_stage.py"

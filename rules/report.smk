@@ -63,6 +63,6 @@ rule report_assets:
     benchmark:
         "benchmarks/report/report_assets.tsv"
     params:
-        target="r1.stages:report",
+        target="r1.stages.report:report",
     script:
         "../scripts/run_stage.py"

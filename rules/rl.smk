@@ -19,7 +19,7 @@ rule rl_zero:
         **stage_resources("rl_zero"),
     params:
         deepspeed=stage_deepspeed("rl_zero"),
-        target="r1.stages:rl",
+        target="r1.stages.rl:rl",
         cfg=config["rl_zero"],
         grading=grading_cfg(),
         seed=SEED,
@@ -48,7 +48,7 @@ rule rl_reasoning:
         **stage_resources("rl_reasoning"),
     params:
         deepspeed=stage_deepspeed("rl_reasoning"),
-        target="r1.stages:rl",
+        target="r1.stages.rl:rl",
         cfg=config["rl_reasoning"],
         grading=grading_cfg(),
         seed=SEED,
@@ -77,7 +77,7 @@ rule rl_final:
         **stage_resources("rl_final"),
     params:
         deepspeed=stage_deepspeed("rl_final"),
-        target="r1.stages:rl",
+        target="r1.stages.rl:rl",
         cfg=config["rl_final"],
         grading=grading_cfg(),
         seed=SEED,

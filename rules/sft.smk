@@ -21,7 +21,7 @@ rule rejection_sampling:
     resources:
         **stage_resources("rejection_sampling"),
     params:
-        target="r1.stages:rejection_sampling",
+        target="r1.stages.sample:rejection_sampling",
         cfg=config["rejection_sampling"],
         generation=generation_cfg(),
         grading=grading_cfg(),
@@ -54,7 +54,7 @@ rule sft:
         **stage_resources("sft"),
     params:
         deepspeed=stage_deepspeed("sft"),
-        target="r1.stages:sft",
+        target="r1.stages.sft:sft",
         cfg=config["sft"],
         decontam=decontam_cfg(),
         seed=SEED,
@@ -83,7 +83,7 @@ rule sft_stabilize:
         **stage_resources("sft_stabilize"),
     params:
         deepspeed=stage_deepspeed("sft_stabilize"),
-        target="r1.stages:sft",
+        target="r1.stages.sft:sft",
         cfg=config["sft_stabilize"],
         decontam=decontam_cfg(),
         seed=SEED,
