@@ -176,15 +176,6 @@ def usable_gpus(n_gpus: int) -> int:
     return min(n_gpus, torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
-def visible_gpus(env: Mapping[str, str] | None = None) -> int:
-    """Number of devices in CUDA_VISIBLE_DEVICES (what Slurm granted this step); 0 when unset/empty."""
-    env = os.environ if env is None else env
-    value = env.get("CUDA_VISIBLE_DEVICES", "").strip()
-    if not value or value in ("-1", "NoDevFiles"):
-        return 0
-    return len([d for d in value.split(",") if d.strip()])
-
-
 def vllm_parallelism(n_gpus: int, nodes: int = 1) -> dict:
     """vLLM engine kwargs for a generation job granted n_gpus per node on `nodes` nodes."""
     return {"tensor_parallel_size": max(1, n_gpus), "pipeline_parallel_size": max(1, nodes)}

@@ -139,7 +139,6 @@ CODE = {
     "distill_student": ["r1/train.py", "r1/checkpoints.py", "r1/models.py"],
     # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
     "eval": [
-        "r1/eval/__init__.py",
         "r1/benchmarks.py",
         "r1/eval/metrics.py",
         "r1/eval/runner.py",

@@ -358,10 +358,7 @@ def test_job_launch_argv_multi_node_from_gres(monkeypatch):
     assert argv[argv.index("--main_process_ip") + 1] == "gpu-a"
 
 
-def test_visible_gpus_and_vllm_parallelism():
-    assert cluster.visible_gpus({"CUDA_VISIBLE_DEVICES": "0,1,5"}) == 3
-    assert cluster.visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == 0
-    assert cluster.visible_gpus({}) == 0
+def test_vllm_parallelism():
     assert cluster.vllm_parallelism(4) == {"tensor_parallel_size": 4, "pipeline_parallel_size": 1}
     assert cluster.vllm_parallelism(0, 1)["tensor_parallel_size"] == 1
 
