@@ -169,7 +169,7 @@ class VLLMGenerator:
 
     enforce_eager=None means eager on CPU (torch.compile costs minutes of start-up there) and compiled on GPU.
     max_model_len=None takes the model's own limit. Other keyword arguments go to `vllm.LLM` unchanged
-    (e.g. pipeline_parallel_size from r1.cluster.vllm_parallelism). On CPU the KV cache size is the env
+    (e.g. pipeline_parallel_size from r1.launch.vllm_parallelism). On CPU the KV cache size is the env
     VLLM_CPU_KVCACHE_SPACE (GiB); set OMP_NUM_THREADS, or vLLM runs torch with one thread.
     """
 

@@ -154,10 +154,10 @@ def run_job(spec: JobSpec) -> None:
 
 
 def _launch_argv(spec: JobSpec, spec_path: str) -> list[str] | None:
-    """None for a one-process job; else the launcher argv for the GPUs and nodes Slurm granted (see r1.cluster)."""
-    from r1 import cluster
+    """None for a one-process job; else the launcher argv for the GPUs and nodes Slurm granted (see r1.launch)."""
+    from r1 import launch
 
-    return cluster.job_launch_argv(spec.resources, ["r1", "job", spec_path], spec.params.get("deepspeed"))
+    return launch.job_launch_argv(spec.resources, ["r1", "job", spec_path], spec.params.get("deepspeed"))
 
 
 def run_rule(smk, target: str) -> None:

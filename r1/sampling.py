@@ -37,7 +37,7 @@ def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict
             if k in generation
         }
         return opts
-    from r1.cluster import vllm_parallelism
+    from r1.launch import vllm_parallelism
 
     opts = {k: generation[k] for k in ("dtype",) if k in generation}
     if n_gpus > 1:

@@ -112,6 +112,7 @@ COMMON_CODE = [
     "r1/manifest.py",
     "r1/atomic.py",
     "r1/stages/*.py",
+    "r1/launch.py",
 ]
 GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py", "r1/text.py"]
 GENERATION_CODE = [

@@ -1,4 +1,4 @@
-"""Unit tests of r1/cluster.py: config groups -> Slurm plugin resources -> sbatch flags, and launcher argv."""
+"""Unit tests of r1/cluster.py (config groups -> Slurm plugin resources -> sbatch flags) and r1/launch.py (launcher argv)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from r1 import cluster
-from r1.cluster import ClusterConfigError, launch_argv, snakemake_resources, threads_for
+from r1 import cluster, launch
+from r1.cluster import ClusterConfigError, snakemake_resources, threads_for
+from r1.launch import launch_argv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,7 +92,7 @@ def test_multi_node_gpu_group_uses_per_node_gres_and_srun_geometry():
         "cpus_per_gpu": 8,
     }
     assert "gpu" not in res  # never both gpu and gres
-    assert cluster.granted(res) == (8, 2)
+    assert launch.granted(res) == (8, 2)
     assert threads_for(CFG, "rl_zero") == 64
 
 
@@ -321,26 +322,26 @@ def test_hostnames_from_scontrol_when_jobstep_stripped_the_nodelist(tmp_path, mo
     monkeypatch.delenv("SLURM_JOB_NODELIST", raising=False)
     monkeypatch.delenv("SLURM_NODELIST", raising=False)
     monkeypatch.setenv("SLURM_JOB_ID", "99")
-    assert cluster.job_hostnames() == ["gpu-3", "gpu-4"]
+    assert launch.job_hostnames() == ["gpu-3", "gpu-4"]
     argv = launch_argv(4, 2, ["r1", "job", "s.json"], None, port=1234)
     assert "--jobid=99" in argv and "gpu-3:1234" in argv and "--rdzv_id" in argv
 
 
 def test_launch_counts_only_usable_gpus(monkeypatch):
-    monkeypatch.setattr(cluster, "usable_gpus", lambda n: 0)  # fake GPUs of the CI Slurm, or a CPU box
+    monkeypatch.setattr(launch, "usable_gpus", lambda n: 0)  # fake GPUs of the CI Slurm, or a CPU box
     assert launch_argv(4, 1, ["r1", "job", "s"], None) is None
-    assert cluster.job_launch_argv({"gpu": 4, "nodes": 1}, ["r1", "job", "s"], None) is None
+    assert launch.job_launch_argv({"gpu": 4, "nodes": 1}, ["r1", "job", "s"], None) is None
     assert launch_argv(4, 1, ["r1", "job", "s"], None, local_gpus=2)[4] == "2"  # capped at what is here
-    monkeypatch.setattr(cluster, "usable_gpus", lambda n: n)
-    argv = cluster.job_launch_argv({"gpu": 4, "nodes": 1}, ["r1", "job", "s"], None)
+    monkeypatch.setattr(launch, "usable_gpus", lambda n: n)
+    argv = launch.job_launch_argv({"gpu": 4, "nodes": 1}, ["r1", "job", "s"], None)
     assert argv[argv.index("--nproc_per_node") + 1] == "4"
 
 
 def test_job_launch_argv_multi_node_from_gres(monkeypatch):
     """The job runner's call: resources as rules/common.smk built them -> srun geometry with 8 per node."""
-    monkeypatch.setattr(cluster, "job_hostnames", lambda: ["gpu-a", "gpu-b"])
+    monkeypatch.setattr(launch, "job_hostnames", lambda: ["gpu-a", "gpu-b"])
     monkeypatch.setenv("SLURM_JOB_ID", "31")
-    argv = cluster.job_launch_argv(
+    argv = launch.job_launch_argv(
         snakemake_resources(CFG, "rl_zero"), ["r1", "job", "s"], "configs/deepspeed/zero3.json"
     )
     assert argv[:9] == [
@@ -359,16 +360,16 @@ def test_job_launch_argv_multi_node_from_gres(monkeypatch):
 
 
 def test_vllm_parallelism():
-    assert cluster.vllm_parallelism(4) == {"tensor_parallel_size": 4, "pipeline_parallel_size": 1}
-    assert cluster.vllm_parallelism(0, 1)["tensor_parallel_size"] == 1
+    assert launch.vllm_parallelism(4) == {"tensor_parallel_size": 4, "pipeline_parallel_size": 1}
+    assert launch.vllm_parallelism(0, 1)["tensor_parallel_size"] == 1
 
 
 def test_usable_gpus_on_this_machine():
     import torch
 
     expected = min(3, torch.cuda.device_count()) if torch.cuda.is_available() else 0
-    assert cluster.usable_gpus(3) == expected
-    assert cluster.usable_gpus(0) == 0
+    assert launch.usable_gpus(3) == expected
+    assert launch.usable_gpus(0) == 0
 
 
 def test_torchrun_argv_really_starts_n_processes(tmp_path):

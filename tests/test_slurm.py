@@ -45,7 +45,7 @@ FAKE_NODE = {"SLURM_LOCAL_GPUS": "4", "SLURM_LOCAL_CPUS": "4", "SLURM_LOCAL_GPU_
 
 # GPUs per config group for the placement run. Only `resources` changes, so every rule's params (and
 # so every artifact) stay those of the local run: with no usable CUDA device a job granted N GPUs
-# runs as one CPU process (r1.cluster.launch_argv caps N at the devices torch can use).
+# runs as one CPU process (r1.launch.launch_argv caps N at the devices torch can use).
 GPU_RESOURCES = {
     "rl_zero": {"gpus": 2, "gpu_model": "h200"},
     "rl_reasoning": {"gpus": 2},
