@@ -1,6 +1,6 @@
 """Where jobs run: config `resources:` groups -> Snakemake/Slurm resources (at DAG load; r1.launch starts them).
 
-Config (validated by r1/schemas/config.schema.yaml)::
+Config (validated at DAG load by r1/config.py)::
 
     resources:
       default: {cpus: 2, mem_mb: 8000, runtime: 60}
@@ -23,41 +23,13 @@ Never `tasks` on one-node GPU rules (it would become --ntasks-per-gpu) and never
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-GROUPS = (
-    "default",
-    "base_model",
-    "data",
-    "rl_zero",
-    "cold_start_generate",
-    "cold_start_sft",
-    "rl_reasoning",
-    "rejection_sampling",
-    "sft",
-    "sft_stabilize",
-    "rl_final",
-    "distill_generate",
-    "distill_student",
-    "eval_generate",
-    "eval_table",
-    "report",
-)
+from r1.pipeline import resource_groups
 
-
-KEYS = (
-    "gpus",
-    "gpu_model",
-    "cpus_per_gpu",
-    "cpus",
-    "mem_mb",
-    "runtime",
-    "nodes",
-    "partition",
-    "account",
-    "deepspeed",
-)
+GROUPS = resource_groups()  # `default` and every stage's group (the stage table, r1/pipeline.py)
 
 
 class ClusterConfigError(ValueError):
@@ -83,6 +55,9 @@ class Placement:
     @property
     def total_gpus(self) -> int:
         return self.gpus * self.nodes
+
+
+KEYS = tuple(f.name for f in dataclasses.fields(Placement) if f.name != "group")
 
 
 def placement(resources_cfg: Mapping | None, group: str) -> Placement:

@@ -91,11 +91,11 @@ def prepare_base_model(cfg: dict, out_dir: str | Path, seed: int) -> dict:
         arch = dict(cfg["random_init"])
         tok_path = arch.pop("tokenizer_path", None)
         tokenizer = AutoTokenizer.from_pretrained(tok_path) if tok_path else load_smollm2_tokenizer()
-        _apply_chat_template(tokenizer, cfg.get("chat_template", "r1_chatml"))
+        _apply_chat_template(tokenizer, cfg["chat_template"])
         model = random_init_model(arch, tokenizer, seed)
     else:
         raise ValueError(f"base_model.source: unknown value {source!r}")
-    _apply_chat_template(tokenizer, cfg.get("chat_template", "r1_chatml"))
+    _apply_chat_template(tokenizer, cfg["chat_template"])
     n_params = sum(p.numel() for p in model.parameters())
     save_model(model, tokenizer, out_dir)
     facts = {

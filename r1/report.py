@@ -230,14 +230,5 @@ def build_report_assets(job) -> None:
         plot_stage(metrics[stage], png, RL_PANELS, stage)
     plot_curves(job.inputs("sft_metrics"), SFT_PANELS, job.out("sft_curves"))
     write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats")))
-    write_text(
-        job.out("generation_yield"),
-        yield_html(
-            {
-                "cold_start": job.inp("cold_start_stats"),
-                "rejection_sampling": job.inp("rejection_stats"),
-                "distill": job.inp("distill_stats"),
-            }
-        ),
-    )
+    write_text(job.out("generation_yield"), yield_html({stage_of(p): p for p in job.inputs("yield_stats")}))
     write_text(job.out("provenance"), provenance_html(job.inputs("manifests")))

@@ -29,7 +29,7 @@ SAMPLE_COLUMNS = [
 
 def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict:
     """Backend options from config `generation`; vLLM gets tensor parallelism = the GPUs this job was granted."""
-    backend = generation.get("backend", "transformers")
+    backend = generation["backend"]
     if backend == "transformers":
         opts = {
             k: generation[k]
@@ -42,7 +42,7 @@ def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict
     opts = {k: generation[k] for k in ("dtype",) if k in generation}
     if n_gpus > 1:
         opts["tensor_parallel_size"] = vllm_parallelism(n_gpus, nodes)["tensor_parallel_size"]
-    return {**opts, **generation.get("vllm", {})}
+    return {**opts, **generation["vllm"]}
 
 
 def prompt_rows(train_parquet: str, n: int, seed: int) -> pd.DataFrame:
@@ -68,9 +68,7 @@ def sample_and_grade(
 ) -> pd.DataFrame:
     from r1.grading import grade_batch
 
-    gen = load_generator(
-        model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus)
-    )
+    gen = load_generator(model_dir, generation["backend"], **generator_options(generation, n_gpus))
     prompts = [render_prompt(gen.tokenizer, p, prompt_style, prefill=prefill) for p in rows["problem"]]
     params = SamplingParams(
         n=samples_per_prompt, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed
@@ -96,8 +94,8 @@ def sample_and_grade(
     grades = grade_batch(
         df["completion"].tolist(),
         df["answer"].tolist(),
-        mode=grading.get("mode", "lenient"),
-        timeout_s=grading.get("timeout_s", 2.0),
+        mode=grading["mode"],
+        timeout_s=grading["timeout_s"],
     )
     df["extracted"] = [g.extracted for g in grades]
     df["correct"] = [g.correct for g in grades]

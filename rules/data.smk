@@ -1,21 +1,24 @@
+# The base model and the prompt data: the two roots of the DAG.
+
+
 rule base_model:
     input:
         code=code("base_model"),
     output:
-        model=directory("results/base_model/model"),
+        model=directory(STAGE["base_model"].model_dir),
         info="results/base_model/info.json",
         manifest="results/base_model/manifest.json",
     log:
-        "logs/base_model/base_model.log",
+        log_file("base_model"),
     benchmark:
-        "benchmarks/base_model/base_model.tsv"
+        bench_file("base_model")
     priority: 10
     retries: RETRIES
     threads: stage_threads("base_model")
     resources:
         **stage_resources("base_model"),
     params:
-        target="r1.stages.base:base_model",
+        target=STAGE["base_model"].entry,
         cfg=config["base_model"],
         seed=SEED,
     script:
@@ -24,7 +27,7 @@ rule base_model:
 
 rule data_prepare:
     input:
-        code=code("data"),
+        code=code("data_prepare"),
         sources=data_source_files(),
         benchmarks=benchmark_files(),
     output:
@@ -35,15 +38,15 @@ rule data_prepare:
         stats="results/data/stats.json",
         manifest="results/data/manifest.json",
     log:
-        "logs/data/data_prepare.log",
+        log_file("data_prepare"),
     benchmark:
-        "benchmarks/data/data_prepare.tsv"
+        bench_file("data_prepare")
     priority: 10
-    threads: stage_threads("data")
+    threads: stage_threads("data_prepare")
     resources:
-        **stage_resources("data"),
+        **stage_resources("data_prepare"),
     params:
-        target="r1.stages.data:data_prepare",
+        target=STAGE["data_prepare"].entry,
         cfg=config["data"],
         benchmarks=benchmark_sources(),
         seed=SEED,

@@ -1,85 +1,34 @@
-rule rl_zero:
-    input:
-        unpack(lambda wc: model_input("base")),
-        code=code("rl"),
-        train="results/data/train.parquet",
-        data_manifest="results/data/manifest.json",
-    output:
-        model=directory("results/rl_zero/model"),
-        metrics="results/rl_zero/metrics.jsonl",
-        manifest="results/rl_zero/manifest.json",
-    log:
-        "logs/rl_zero/rl_zero.log",
-    benchmark:
-        "benchmarks/rl_zero/rl_zero.tsv"
-    priority: 10
-    retries: RETRIES
-    threads: stage_threads("rl_zero")
-    resources:
-        **stage_resources("rl_zero"),
-    params:
-        deepspeed=stage_deepspeed("rl_zero"),
-        target="r1.stages.rl:rl",
-        cfg=config["rl_zero"],
-        grading=grading_cfg(),
-        seed=SEED,
-    script:
-        "../scripts/run_stage.py"
+# The GRPO stages: one rule per `rl` row of the stage table (r1/pipeline.py), from the row's parent model
+# on the prepared prompts, configured by the config section of the same name (r1/config.py, RLStage).
 
 
-rule rl_reasoning:
-    input:
-        unpack(lambda wc: model_input("cold_start_sft")),
-        code=code("rl"),
-        train="results/data/train.parquet",
-        data_manifest="results/data/manifest.json",
-    output:
-        model=directory("results/rl_reasoning/model"),
-        metrics="results/rl_reasoning/metrics.jsonl",
-        manifest="results/rl_reasoning/manifest.json",
-    log:
-        "logs/rl_reasoning/rl_reasoning.log",
-    benchmark:
-        "benchmarks/rl_reasoning/rl_reasoning.tsv"
-    priority: 10
-    retries: RETRIES
-    threads: stage_threads("rl_reasoning")
-    resources:
-        **stage_resources("rl_reasoning"),
-    params:
-        deepspeed=stage_deepspeed("rl_reasoning"),
-        target="r1.stages.rl:rl",
-        cfg=config["rl_reasoning"],
-        grading=grading_cfg(),
-        seed=SEED,
-    script:
-        "../scripts/run_stage.py"
+for _stage in pipeline.of_kind("rl"):
 
-
-rule rl_final:
-    input:
-        unpack(lambda wc: model_input("sft_stabilize")),
-        code=code("rl"),
-        train="results/data/train.parquet",
-        data_manifest="results/data/manifest.json",
-    output:
-        model=directory("results/rl_final/model"),
-        metrics="results/rl_final/metrics.jsonl",
-        manifest="results/rl_final/manifest.json",
-    log:
-        "logs/rl_final/rl_final.log",
-    benchmark:
-        "benchmarks/rl_final/rl_final.tsv"
-    priority: 10
-    retries: RETRIES
-    threads: stage_threads("rl_final")
-    resources:
-        **stage_resources("rl_final"),
-    params:
-        deepspeed=stage_deepspeed("rl_final"),
-        target="r1.stages.rl:rl",
-        cfg=config["rl_final"],
-        grading=grading_cfg(),
-        seed=SEED,
-    script:
-        "../scripts/run_stage.py"
+    rule:
+        name:
+            _stage.rule
+        input:
+            **model_input(_stage.parent),
+            **prompts_input(),
+            code=code(_stage.rule),
+        output:
+            model=directory(_stage.model_dir),
+            metrics=f"{_stage.folder}/metrics.jsonl",
+            manifest=f"{_stage.folder}/manifest.json",
+        log:
+            log_file(_stage.rule),
+        benchmark:
+            bench_file(_stage.rule)
+        priority: 10
+        retries: RETRIES
+        threads: stage_threads(_stage.rule)
+        resources:
+            **stage_resources(_stage.rule),
+        params:
+            deepspeed=stage_deepspeed(_stage.rule),
+            target=_stage.entry,
+            cfg=config[_stage.section],
+            grading=grading_cfg(),
+            seed=SEED,
+        script:
+            "../scripts/run_stage.py"

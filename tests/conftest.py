@@ -126,9 +126,19 @@ def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml", sort_keys: bo
 
 
 def tiny_config(workdir: Path) -> dict:
-    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
-    cfg.update(yaml.safe_load((workdir / TINY).read_text()))
-    return cfg
+    """The tiny run's config as written: config.yaml with tests/configs/tiny.yaml over it (Snakemake's merge)."""
+    from r1.config import merge
+
+    return merge(
+        yaml.safe_load((workdir / "config.yaml").read_text()), yaml.safe_load((workdir / TINY).read_text())
+    )
+
+
+def run_config(workdir: Path) -> dict:
+    """The tiny run's config as the rules see it: validated, every default filled in (r1/config.py)."""
+    from r1.config import validate_config
+
+    return validate_config(tiny_config(workdir), check_files=False)
 
 
 @pytest.fixture(scope="session")

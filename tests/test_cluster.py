@@ -126,11 +126,12 @@ def test_unknown_group():
         snakemake_resources(CFG, "rl_zer")
 
 
-def test_groups_match_schema():
-    schema = yaml.safe_load((REPO / "r1/schemas/config.schema.yaml").read_text())
-    assert set(schema["properties"]["resources"]["propertyNames"]["enum"]) == set(cluster.GROUPS)
-    group_keys = set(schema["$defs"]["resource_group"]["properties"])
-    assert group_keys <= set(cluster.KEYS), group_keys - set(cluster.KEYS)
+def test_groups_and_keys_match_the_stage_table_and_the_config():
+    from r1.config import ResourceGroup
+    from r1.pipeline import STAGES
+
+    assert set(cluster.GROUPS) == {"default"} | {s.resource_group for s in STAGES}
+    assert set(ResourceGroup.model_fields) == set(cluster.KEYS)
 
 
 # ------------------------------------------- what the Slurm plugin submits for them --
@@ -459,13 +460,12 @@ def test_profile_slurm_found_by_name(tmp_path):
 
 
 def test_paper_scale_placements():
-    from r1.config import validate_config
+    from r1.config import merge, validate_config
 
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     paper = yaml.safe_load((REPO / "configs/paper-scale.yaml").read_text())
-    merged = _deep_update(base, paper)
-    validate_config(merged, "configs/paper-scale.yaml")
-    res = merged["resources"]
+    # its model directories (models/...) are the user's: types and rules only
+    res = validate_config(merge(base, paper), "configs/paper-scale.yaml", check_files=False)["resources"]
     for group in ("rl_zero", "rl_reasoning"):
         p = cluster.placement(res, group)
         assert (p.gpus, p.nodes, p.total_gpus, p.gpu_model) == (8, 2, 16, "a100"), group
@@ -476,16 +476,14 @@ def test_paper_scale_placements():
         assert cluster.placement(res, group).gpus == 0, group
 
 
-def _deep_update(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def test_paper_scale_dry_run_plans_full_dag_with_placements(tmp_path):
-    """The user's command, dry: `snakemake --profile slurm -n distill_all --configfile configs/paper-scale.yaml`."""
+    """The user's command, dry: `snakemake --profile slurm -n distill_all --configfile configs/paper-scale.yaml`,
+    in a working directory that holds the site's model directories (models/..., checked at DAG load)."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+    paper = yaml.safe_load((REPO / "configs/paper-scale.yaml").read_text())
+    workdir = tmp_path / "run"
+    for path in [paper["base_model"]["path"]] + [s["path"] for s in paper["distill"]["students"]]:
+        (workdir / path).mkdir(parents=True)
     subprocess.run(
         ["bash", REPO / "scripts/install-slurm-profile.sh"], check=True, env=env, capture_output=True
     )
@@ -499,9 +497,12 @@ def test_paper_scale_dry_run_plans_full_dag_with_placements(tmp_path):
             "-n",
             "distill_all",
             "--configfile",
-            "configs/paper-scale.yaml",
+            str(REPO / "config.yaml"),
+            str(REPO / "configs/paper-scale.yaml"),
+            "--snakefile",
+            str(REPO / "Snakefile"),
         ],
-        cwd=REPO,
+        cwd=workdir,
         check=False,
         env=env,
         capture_output=True,

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from r1 import pipeline
 from r1.manifest import sha256_file, sha256_path
-from tests.conftest import copy_run, dry_run, overlay, snakemake, tiny_config
+from tests.conftest import copy_run, dry_run, overlay, run_config, snakemake, tiny_config
 
 pytestmark = pytest.mark.e2e
 
@@ -113,34 +114,77 @@ def test_changing_a_distill_dataset_filter_keeps_the_teacher_samples(pipeline_ru
 
 def test_evaluating_fewer_models_reruns_only_the_table_and_the_report(pipeline_run, tmp_path):
     """`eval.models` shapes the DAG and the table, not the eval protocol of each remaining job."""
-    models = [m for m in tiny_config(pipeline_run)["eval"]["models"] if m != "base"]
+    models = [m for m in pipeline.model_stages() if m != "base"] + [pipeline.STUDENTS]
     jobs = dry_run(pipeline_run, overlay(tmp_path, {"eval": {"models": models}}))
     assert jobs == Counter({"eval_table": 1, "report_assets": 1, "distill_all": 1})
 
 
 # 4 -------------------------------------------------------------------------------------------------------------
-def test_editing_a_reward_function_reruns_rl_and_its_dependants_not_data(pipeline_run, all_jobs, tmp_path):
+def rules_running(module: str, cfg: dict) -> list[str]:
+    """The rules whose code input (the import closure of what they run, r1/codedeps.py) holds `module`."""
+    return [s.rule for s in pipeline.active_stages(cfg) if module in pipeline.code(s)]
+
+
+def test_editing_a_module_reruns_exactly_the_rules_that_import_it_and_their_dependants(
+    pipeline_run, tmp_path
+):
+    """Each edit: the dry run is what Snakemake calls "these rules and everything downstream" (--forcerun), the
+    rules being those whose imports reach the module; then the edit is undone (same content: nothing to do)."""
     run = copy_run(pipeline_run, tmp_path / "run")
-    rewards = run / "r1/rewards.py"
-    rewards.write_text(
-        rewards.read_text() + "\n\ndef _edited_reward(completions, **kwargs):\n    return [0.0]\n"
+    cfg = run_config(run)
+    cases = {
+        # the CUDA decoder and the GRPO rollout override: before the import closure, RL did not rerun
+        "r1/engine.py": {"rl_zero", "rl_reasoning", "cold_start_generate", "eval_generate"},
+        "r1/rewards.py": {"rl_zero", "rl_reasoning"},
+        "r1/filters.py": {"cold_start_generate", "rejection_sampling", "distill_dataset"},
+        "r1/train.py": {"rl_zero", "cold_start_sft", "sft", "distill_student"},
+        "r1/eval/table.py": {"eval_table"},
+        "r1/report.py": {"report_assets"},
+    }
+    for module, some_rules in cases.items():
+        rules = rules_running(module, cfg)
+        assert some_rules <= set(rules), (module, rules)
+        path = run / module
+        original = path.read_text()
+        path.write_text(original + "\n# edited\n")
+        assert dry_run(run) == dry_run(pipeline_run, extra=("--forcerun", *rules)), module
+        path.write_text(original)
+    assert "rl_zero" not in rules_running("r1/filters.py", cfg) and "data_prepare" not in rules_running(
+        "r1/train.py", cfg
     )
-    jobs = dry_run(run)
-    assert jobs == without(all_jobs, "base_model", "data_prepare")
-    assert jobs["rl_zero"] == jobs["rl_reasoning"] == 1
+    assert dry_run(run) == Counter()
 
 
-@pytest.mark.parametrize(
-    ("module", "expected"),
-    [
-        ("r1/report.py", {"report_assets": 1, "distill_all": 1}),
-        ("r1/eval/table.py", {"eval_table": 1, "report_assets": 1, "distill_all": 1}),
-    ],
-)
-def test_editing_a_module_reruns_exactly_the_rules_that_run_it(pipeline_run, tmp_path, module, expected):
+def test_a_new_rl_stage_is_one_stage_table_row_and_its_config_block(pipeline_run, tmp_path):
+    """An RL stage after rl_reasoning: one line in r1/pipeline.py, one config block; Snakemake schedules it, its
+    evaluations on every benchmark, the table and the report (with its curves), and nothing else."""
     run = copy_run(pipeline_run, tmp_path / "run")
-    (run / module).write_text((run / module).read_text() + "\n# edited\n")
-    assert dry_run(run) == Counter(expected)
+    table = run / "r1/pipeline.py"
+    row = '    rl_stage("rl_reasoning", parent="cold_start_sft"),\n'
+    assert row in table.read_text()
+    table.write_text(
+        table.read_text().replace(row, row + '    rl_stage("rl_extra", parent="rl_reasoning"),\n')
+    )
+    cfg = tiny_config(run)
+    block = overlay(tmp_path, {"rl_extra": {**cfg["rl_reasoning"], "num_prompts": 4}})
+    jobs = dry_run(run, block)
+    assert jobs == Counter(
+        {
+            "rl_extra": 1,
+            "eval_generate": len(cfg["benchmarks"]),
+            "eval_table": 1,
+            "report_assets": 1,
+            "distill_all": 1,
+        }
+    )
+    plan = snakemake(run, str(block), "-n", "distill_all").stdout
+    assert (
+        "results/report/rl_curves/rl_extra.png" in plan and "results/eval/rl_extra/gsm8k/summary.json" in plan
+    )
+    # its config block is validated like any RL stage's
+    bad = overlay(tmp_path, {"rl_extra": {**cfg["rl_reasoning"], "trl": {"bta": 0.1}}}, name="bad.yaml")
+    proc = snakemake(run, str(bad), "-n", "distill_all", check=False)
+    assert proc.returncode != 0 and "rl_extra.trl.bta" in proc.stdout + proc.stderr
 
 
 def test_an_upstream_rebuilt_with_identical_outputs_reruns_its_dependants_and_the_audit_agrees(
@@ -211,7 +255,7 @@ def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
     data = manifests["results/data/manifest.json"]
     assert data["upstream_manifests"] == {}  # a root of the chain: it records the sources themselves
     assert data["inputs"][DATA_SOURCE] == sha256_file(pipeline_run / DATA_SOURCE)
-    assert data["params"]["cfg"] == tiny_config(pipeline_run)["data"]  # its own config slice, nothing else
+    assert data["params"]["cfg"] == run_config(pipeline_run)["data"]  # its own config slice, nothing else
     rl = manifests["results/rl_zero/manifest.json"]
     assert "r1/rewards.py" in rl["code_files"] and "r1/data.py" not in rl["code_files"]
     assert rl["outputs"]["results/rl_zero/model"] == sha256_path(pipeline_run / "results/rl_zero/model")

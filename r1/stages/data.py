@@ -10,14 +10,14 @@ def data_prepare(job: JobSpec) -> None:
     from r1.data import build_dataset
 
     cfg = job.cfg
-    decon = cfg.get("decontamination", {})
+    decon = cfg["decontamination"]
     train, evals, quarantine, contamination, stats = build_dataset(
         cfg["sources"],
         job.params["benchmarks"],
         job.seed,
-        cfg.get("eval_fraction", 0.05),
-        ngram=decon.get("ngram", 10),
-        drop_contaminated=decon.get("drop", True),
+        cfg["eval_fraction"],
+        ngram=decon["ngram"],
+        drop_contaminated=decon["drop"],
     )
     if train.empty:
         raise ValueError(

@@ -25,8 +25,8 @@ def distill_generate(job: JobSpec) -> None:
         job.inp("teacher"),
         rows,
         prompt_style="chat",
-        samples_per_prompt=cfg.get("samples_per_prompt", 1),
-        temperature=cfg.get("temperature", 0.7),
+        samples_per_prompt=cfg["samples_per_prompt"],
+        temperature=cfg["temperature"],
         max_new_tokens=cfg["max_new_tokens"],
         generation=job.params["generation"],
         grading=job.params["grading"],
@@ -44,11 +44,11 @@ def distill_dataset(job: JobSpec) -> None:
 
     cfg = job.cfg
     samples = pd.concat([pd.read_parquet(p) for p in job.inputs("shards")], ignore_index=True)
-    verified = cfg.get("keep", "verified") == "verified"
-    filtered = apply_filters(samples, {"require_correct": verified, **cfg.get("filters", {})})
+    verified = cfg["keep"] == "verified"
+    filtered = apply_filters(samples, {"require_correct": verified, **cfg["filters"]})
     kept = filtered[filtered["keep"]]
     dataset = sft_rows(kept).assign(verified=[c is True for c in kept["correct"]])
-    n_fill = max(0, cfg.get("min_examples", 0) - len(dataset))
+    n_fill = max(0, cfg["min_examples"] - len(dataset))
     if n_fill:
         # Not enough verified samples (a weak teacher): fill with the least-bad unverified ones, flagged.
         rest = filtered[~filtered["keep"]].copy()
@@ -95,9 +95,7 @@ def distill_student(job: JobSpec) -> None:
         seed=job.seed,
         fp=job_fingerprint(job),
     )
-    if cfg.get("method", "sft") == "gkd":
-        train_gkd(
-            model_dir=str(init_dir), teacher_dir=job.inp("teacher"), gkd_cfg=cfg.get("gkd", {}), **common
-        )
+    if cfg["method"] == "gkd":
+        train_gkd(model_dir=str(init_dir), teacher_dir=job.inp("teacher"), gkd_cfg=cfg["gkd"], **common)
     else:
         train_sft(model_dir=str(init_dir), **common)

@@ -13,22 +13,22 @@ log = logging.getLogger(__name__)
 
 def eval_generate(job: JobSpec) -> None:
     from r1.benchmarks import BenchmarkSpec, load_benchmark
-    from r1.eval.runner import EvalProtocol, evaluate
+    from r1.eval.runner import THINK_PREFILL, EvalProtocol, evaluate
     from r1.sampling import generator_options
 
     cfg, gen = job.cfg, job.params["generation"]
     bench = job.params["benchmark"]
     protocol = EvalProtocol(
         k=cfg["k"],
-        temperature=cfg.get("temperature", 0.6),
-        top_p=cfg.get("top_p", 0.95),
-        max_new_tokens=cfg.get("max_new_tokens", 32768),
-        prompt_style=cfg.get("prompt_style", "chat"),
-        prefill="<think>\n" if cfg.get("prefill_think") else "",
+        temperature=cfg["temperature"],
+        top_p=cfg["top_p"],
+        max_new_tokens=cfg["max_new_tokens"],
+        prompt_style=cfg["prompt_style"],
+        prefill=THINK_PREFILL if cfg["prefill_think"] else "",
         seed=job.seed,
-        pass_ks=tuple(cfg.get("pass_ks", [1])),
+        pass_ks=tuple(cfg["pass_ks"]),
         grader_mode=job.params["grading"]["mode"],
-        grader_timeout_s=job.params["grading"].get("timeout_s", 2.0),
+        grader_timeout_s=job.params["grading"]["timeout_s"],
     )
     spec = BenchmarkSpec(**{k: v for k, v in bench.items() if k != "solution_field"})
     samples, summary = evaluate(
@@ -38,7 +38,7 @@ def eval_generate(job: JobSpec) -> None:
         model_name=job.wildcards["model"],
         benchmark_name=bench["name"],
         generator_options={
-            "backend": gen.get("backend", "transformers"),
+            "backend": gen["backend"],
             **generator_options(gen, job.gpus),
         },
     )

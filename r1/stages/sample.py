@@ -28,7 +28,7 @@ def cold_start_generate(job: JobSpec) -> None:
         rows,
         prompt_style="r1_zero" if cfg["source"] == "rl_zero" else "chat",
         samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg.get("temperature", 1.0),
+        temperature=cfg["temperature"],
         max_new_tokens=cfg["max_new_tokens"],
         generation=job.params["generation"],
         grading=job.params["grading"],
@@ -36,11 +36,11 @@ def cold_start_generate(job: JobSpec) -> None:
         desc="cold_start",
         n_gpus=job.gpus,
     )
-    filtered = apply_filters(samples, {"require_think_format": True, **cfg.get("filters", {})})
+    filtered = apply_filters(samples, {"require_think_format": True, **cfg["filters"]})
     write_parquet(job.out("samples"), filtered)
     parts = [sft_rows(filtered[filtered["keep"]])]
     seed_counts = {}
-    for spec in cfg.get("seed_sources", []):
+    for spec in cfg["seed_sources"]:
         good, _ = load_source(spec, job.seed)
         good = [g for g in good if g.get("reasoning")]
         seed_counts[spec["name"]] = len(good)
@@ -57,7 +57,7 @@ def cold_start_generate(job: JobSpec) -> None:
                 }
             )
         )
-    if cfg.get("files"):
+    if cfg["files"]:
         parts.append(read_sft_files(cfg["files"], source="user_cold_start"))
     dataset, contaminated = decontaminate_rows(
         pd.concat(parts, ignore_index=True), "prompt", job.params["decontam"]
@@ -89,7 +89,7 @@ def rejection_sampling(job: JobSpec) -> None:
         rows,
         prompt_style="chat",
         samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg.get("temperature", 0.7),
+        temperature=cfg["temperature"],
         max_new_tokens=cfg["max_new_tokens"],
         generation=job.params["generation"],
         grading=job.params["grading"],
@@ -97,11 +97,11 @@ def rejection_sampling(job: JobSpec) -> None:
         desc="rejection_sampling",
         n_gpus=job.gpus,
     )
-    filtered = apply_filters(samples, {"require_correct": True, **cfg.get("filters", {})})
+    filtered = apply_filters(samples, {"require_correct": True, **cfg["filters"]})
     write_parquet(job.out("samples"), filtered)
     reasoning = sft_rows(filtered[filtered["keep"]])
     non_reasoning, contaminated = decontaminate_rows(
-        read_sft_files(cfg.get("non_reasoning_files", []), source="non_reasoning"),
+        read_sft_files(cfg["non_reasoning_files"], source="non_reasoning"),
         "prompt",
         job.params["decontam"],
     )

@@ -15,7 +15,7 @@ def sft(job: JobSpec) -> None:
     from r1.train import train_sft
 
     datasets = list(job.inputs("dataset"))
-    files = job.cfg.get("files") or []
+    files = job.cfg["files"]
     if files:  # e.g. sft_stabilize's safety/consistency data: validated, then trained on
         extra, _ = decontaminate_rows(
             read_sft_files(files, source=job.rule), "prompt", job.params["decontam"]
