@@ -53,7 +53,7 @@ def prepare_work_dir(work_dir: Path, fp: str):
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     fp_file.write_text(fp + "\n")
-    # A kill can land in the middle of a checkpoint write: only a checkpoint with its trainer state is complete.
+    # A kill can land in a checkpoint write: only a checkpoint with its trainer state is complete.
     for ckpt in work_dir.glob("checkpoint-*"):
         if not (ckpt / "trainer_state.json").exists():
             log.warning("discarding incomplete checkpoint %s", ckpt)

@@ -1,4 +1,5 @@
-"""Where jobs run: config `resources:` groups -> Snakemake/Slurm resources (at DAG load; r1.launch starts them).
+"""Where jobs run: config `resources:` groups -> Snakemake/Slurm resources (at DAG load; r1.launch starts
+them).
 
 Config (validated at DAG load by r1/config.py)::
 

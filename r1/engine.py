@@ -22,7 +22,8 @@ def use_static_decoder(cache_implementation: str | None, device: str) -> bool:
 def sample_tokens(logits, temperature: float, top_p: float = 1.0):
     """Next token per row from last-position logits (batch, vocab): greedy when temperature <= 0, else
     temperature + nucleus (top-p, as HF's TopPLogitsWarper) sampling. Sampling uses the exponential race
-    (argmax p_i / q_i with q_i ~ Exp(1), an exact draw from p): no host sync, so it compiles into a CUDA graph."""
+    (argmax p_i / q_i with q_i ~ Exp(1), an exact draw from p): no host sync, so it compiles into a CUDA
+    graph."""
     import torch
 
     if temperature <= 0:
@@ -40,16 +41,17 @@ def sample_tokens(logits, temperature: float, top_p: float = 1.0):
 
 
 class StaticCacheDecoder:
-    """Fast batched sampling for a HF causal LM on CUDA: a static KV cache, an eager prefill, then one compiled
-    decode step (forward + sampling) that torch.compile(mode="reduce-overhead") replays as a CUDA graph, with
-    the tokens kept on the GPU (one host sync every `check_every` steps, to stop once every row has ended).
+    """Fast batched sampling for a HF causal LM on CUDA: a static KV cache, an eager prefill, then one
+    compiled decode step (forward + sampling) that torch.compile(mode="reduce-overhead") replays as a CUDA
+    graph, with the tokens kept on the GPU (one host sync every `check_every` steps, to stop once every row
+    has ended).
 
     Shapes are fixed per (batch, cache length) and the cache length is rounded up to `len_multiple`, so a run
     compiles a few graphs at most; caches are kept and reset between calls (their addresses are baked into the
-    graphs). Works on a live training model too (GRPO rollouts): with `weights_dtype` set (e.g. bf16 rollouts of
-    fp32 master weights under autocast), it decodes from a private copy of the model in that dtype, refreshed
-    from the live weights at the start of every `generate` (one pass over the weights, not one per token);
-    otherwise it reads the model's own weights, in place, at every replay.
+    graphs). Works on a live training model too (GRPO rollouts): with `weights_dtype` set (e.g. bf16 rollouts
+    of fp32 master weights under autocast), it decodes from a private copy of the model in that dtype,
+    refreshed from the live weights at the start of every `generate` (one pass over the weights, not one per
+    token); otherwise it reads the model's own weights, in place, at every replay.
     `compile=False` (the default off CUDA) runs the same loop eagerly, which the CPU tests use.
     """
 
@@ -144,7 +146,8 @@ class StaticCacheDecoder:
         eos_token_ids=(),
         pad_token_id: int = 0,
     ):
-        """Left-padded prompts (batch, P) -> new tokens (batch, T <= max_new_tokens), `pad_token_id` after each
+        """Left-padded prompts (batch, P) -> new tokens (batch, T <= max_new_tokens), `pad_token_id` after
+        each
         row's first EOS (which is kept). None when the static cache would not fit in free device memory."""
         torch = self._torch
         batch, prompt_len = input_ids.shape
@@ -205,11 +208,12 @@ class StaticCacheDecoder:
 def grpo_trainer_class():
     """TRL's GRPOTrainer, with its transformers rollouts sent through r1's StaticCacheDecoder on CUDA.
 
-    TRL's own path is `model.generate` with a dynamic cache (or, with `cache_implementation="static"`, a static
-    cache with compilation disabled); both are far from what the GPU can do at RL batch sizes (README, "Running on GPUs").
-    The fast path is taken when the policy is on CUDA, `trl.cache_implementation` is unset or "static", and
-    nothing needs TRL's generate: no vLLM, no continuous batching, no images, no top-k / min-p / repetition
-    penalty, no ZeRO-3 / FSDP sharding (gathered weights change address every step). Otherwise: TRL unchanged.
+    TRL's own path is `model.generate` with a dynamic cache (or, with `cache_implementation="static"`, a
+    static cache with compilation disabled); both are far from what the GPU can do at RL batch sizes
+    (docs/gpu.md). The fast path is taken when the policy is on CUDA, `trl.cache_implementation` is unset or
+    "static", and nothing needs TRL's generate: no vLLM, no continuous batching, no images, no top-k / min-p /
+    repetition penalty, no ZeRO-3 / FSDP sharding (gathered weights change address every step). Otherwise: TRL
+    unchanged.
     """
     import torch
     from trl import GRPOTrainer

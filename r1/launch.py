@@ -1,4 +1,5 @@
-"""How a job granted GPUs runs: one process, or a launcher (accelerate / torchrun, srun across nodes) per node.
+"""How a job granted GPUs runs: one process, or a launcher (accelerate / torchrun, srun across nodes) per
+node.
 
 A rule's Snakemake resources (built by r1.cluster from the config) say how many GPUs and nodes Slurm granted;
 `job_launch_argv` turns them into the launcher command that runs `python -m r1 job SPEC` once per GPU.
@@ -101,7 +102,8 @@ def launch_argv(
     python: str | None = None,
     local_gpus: int | None = None,
 ) -> list[str] | None:
-    """argv that runs `python -m <module_argv>` as n_gpus processes per node on `nodes` nodes; None = one process.
+    """argv that runs `python -m <module_argv>` as n_gpus processes per node on `nodes` nodes; None = one
+    process.
 
     One node: `accelerate launch --use_deepspeed` (with a DeepSpeed config) or `torchrun --standalone`,
     with n_gpus capped at the CUDA devices usable here (`local_gpus`, default: what torch sees), so
@@ -197,7 +199,7 @@ def launch_argv(
 def job_launch_argv(
     resources: Mapping, module_argv: list[str], deepspeed_config: str | None
 ) -> list[str] | None:
-    """launch_argv for a running job from its Snakemake resources (`gpu`, or `gres` + `nodes` on multi-node)."""
+    """launch_argv for a running job from its Snakemake resources (`gpu`, or `gres` + `nodes`)."""
     gpus, nodes = granted(resources)
     cpus = gpus * int(resources.get("cpus_per_gpu") or 0) or None
     return launch_argv(gpus, nodes, module_argv, deepspeed_config, cpus_per_node=cpus if nodes > 1 else None)

@@ -53,7 +53,7 @@ class Stage:
 
 
 def rl_stage(name: str, parent: str) -> Stage:
-    """A GRPO stage from model `parent` on the prepared prompts; its config section is `name` (r1.config.RLStage)."""
+    """A GRPO stage from model `parent` on the prepared prompts; config section `name` (r1.config.RLStage)."""
     return Stage(
         name, "rl", section=name, model=name, parent=parent, dataset="data_prepare", target="r1.stages.rl:rl"
     )

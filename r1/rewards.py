@@ -1,8 +1,8 @@
 """Reward registry (name -> factory) for GRPO; the text checks behind the rewards are in r1.text.
 
 Each factory takes options from config and returns a TRL-compatible reward function
-`f(completions, prompts=None, answer=None, language=None, completion_ids=None, **kwargs) -> list[float | None]`
-whose `__name__` is the registry name, so TRL logs `rewards/<name>/mean`. None means "not applicable"
+`f(completions, prompts=None, answer=None, language=None, completion_ids=None, **kwargs) -> list[float |
+None]` whose `__name__` is the registry name, so TRL logs `rewards/<name>/mean`. None means "not applicable"
 (TRL treats it as NaN), used for a sample whose reference answer is unusable.
 
     rewards:

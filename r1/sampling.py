@@ -1,4 +1,4 @@
-"""Sample a model on prompt rows and grade every sample: shared by cold start, rejection sampling, distillation."""
+"""Sample a model on prompt rows and grade every sample (cold start, rejection sampling, distillation)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ SAMPLE_COLUMNS = [
 
 
 def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict:
-    """Backend options from config `generation`; vLLM gets tensor parallelism = the GPUs this job was granted."""
+    """Backend options from config `generation`; vLLM's tensor parallelism = the GPUs this job was granted."""
     backend = generation["backend"]
     if backend == "transformers":
         opts = {

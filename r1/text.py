@@ -1,6 +1,7 @@
 """Text checks on model output: the think format, language consistency, repetition, readability, length.
 
-Used by the GRPO rewards (r1.rewards), the quality filters of generated data (r1.filters) and the eval records.
+Used by the GRPO rewards (r1.rewards), the quality filters of generated data (r1.filters) and the eval
+records.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""TRL trainer setup shared by every training stage (config from a stage's `trl:` block, model kwargs), and the
-SFT-family trainers: SFT and logit KD (GKD). GRPO is in r1.grpo; checkpoints and resume in r1.checkpoints.
+"""TRL trainer setup shared by every training stage (config from a stage's `trl:` block, model kwargs), and
+the SFT-family trainers: SFT and logit KD (GKD). GRPO is in r1.grpo; checkpoints and resume in r1.checkpoints.
 """
 
 from __future__ import annotations

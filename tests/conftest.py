@@ -94,8 +94,9 @@ def snakemake(
 def dry_run(
     workdir: Path, *overlays: Path, target: str = "distill_all", extra: tuple[str, ...] = ()
 ) -> Counter:
-    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty if nothing to do)."""
-    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", *extra, target]
+    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty: nothing to do)."""
+    # the target before `extra`: --forcerun takes every argument after it
+    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", target, *extra]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
@@ -126,7 +127,7 @@ def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml", sort_keys: bo
 
 
 def tiny_config(workdir: Path) -> dict:
-    """The tiny run's config as written: config.yaml with tests/configs/tiny.yaml over it (Snakemake's merge)."""
+    """The tiny run's config as written: config.yaml, tests/configs/tiny.yaml over it (Snakemake's merge)."""
     from r1.config import merge
 
     return merge(
@@ -143,7 +144,8 @@ def run_config(workdir: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, request) -> Path:
-    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e, reproducibility and Slurm tests).
+    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e, reproducibility and Slurm
+    tests).
 
     Under pytest-xdist (`make test` runs two workers) the run is shared by all workers: the first
     worker that needs it runs it while holding a file lock; the others wait and reuse it. Tests

@@ -31,7 +31,7 @@ def _job(rule: str, inputs: dict, outputs: dict, code: list[str] | None = None) 
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
-    """sources/prompts.jsonl -> prep (a file) -> train (a model directory) -> report (reads both manifests)."""
+    """sources/prompts.jsonl -> prep (a file) -> train (a model directory) -> report (reads both manifests)"""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(
         "r1.manifest.package_versions", lambda: {"torch": "2.x", "r1": None}
@@ -96,7 +96,8 @@ def test_manifests_chain_back_to_the_sources(workdir):
 
 
 def test_a_stray_manifest_beside_a_source_is_not_chained(workdir):
-    """Only a job under results/ makes an upstream: a manifest.json near a source file (or above the workdir) is
+    """Only a job under results/ makes an upstream: a manifest.json near a source file (or above the workdir)
+    is
     not the source's producer."""
     Path("sources/manifest.json").write_text("{}")
     Path("manifest.json").write_text("{}")

@@ -1,4 +1,4 @@
-"""Unit tests of r1/cluster.py (config groups -> Slurm plugin resources -> sbatch flags) and r1/launch.py (launcher argv)."""
+"""r1/cluster.py (config groups -> Slurm plugin resources -> sbatch flags), r1/launch.py (launcher argv)."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def test_multi_node_torchrun_geometry():
     argv = launch_argv(
         8,
         2,
-        ["r1", "job", "/shared/spec.json"],
+        ["r1", "job", "logs/rl_zero/spec.json"],
         None,
         hosts=["gpu-a", "gpu-b"],
         port=29600,
@@ -266,7 +266,7 @@ def test_multi_node_torchrun_geometry():
         "-m",
         "r1",
         "job",
-        "/shared/spec.json",
+        "logs/rl_zero/spec.json",
     ]
 
 
@@ -477,7 +477,8 @@ def test_paper_scale_placements():
 
 
 def test_paper_scale_dry_run_plans_full_dag_with_placements(tmp_path):
-    """The user's command, dry: `snakemake --profile slurm -n distill_all --configfile configs/paper-scale.yaml`,
+    """The user's command, dry: `snakemake --profile slurm -n distill_all --configfile
+    configs/paper-scale.yaml`,
     in a working directory that holds the site's model directories (models/..., checked at DAG load)."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
     paper = yaml.safe_load((REPO / "configs/paper-scale.yaml").read_text())

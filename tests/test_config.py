@@ -136,7 +136,8 @@ def test_merge_follows_snakemakes_configfile_semantics():
         ("eval: {k: 0}", "eval.k"),
         ("rl_zero: {trl: {bta: 0.1}}", "rl_zero.trl.bta"),  # a TRL typo: before, it failed hours later
         (
-            "benchmarks: [{name: gsm8k, path: gone.jsonl, problem_field: q, answer_field: a, answer_format: gsm8k}]",
+            "benchmarks: [{name: gsm8k, path: gone.jsonl, problem_field: q, answer_field: a, "
+            "answer_format: gsm8k}]",
             "benchmarks.0.path (gsm8k): 'gone.jsonl' does not exist",  # before: silently kept old results
         ),
     ],

@@ -19,9 +19,9 @@ BENCH = [
     }
 ]
 GSM8K_Q0 = (
-    "Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
-    "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
-    "egg. How much in dollars does she make every day at the farmers' market?"
+    "Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
+    "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per "
+    "fresh duck egg. How much in dollars does she make every day at the farmers' market?"
 )
 
 

@@ -147,7 +147,7 @@ def test_table_through_grade_batch_matches_in_process():
         assert [r.correct for r in results] == [is_equivalent(p, g, mode) for p, g in rows]
 
 
-# ------------------------------------------------------------------ benchmark references graded against themselves
+# ---------------------------------------------------------- benchmark references graded against themselves
 def _references() -> list[str]:
     golds = [row["answer"].rsplit("#### ", 1)[1].strip() for row in _jsonl(ASSETS / "gsm8k" / "test.jsonl")]
     assert len(golds) == 1319 and any("," in g for g in golds)

@@ -1,4 +1,4 @@
-"""The whole DAG on the tiny config: every declared artifact exists and is well formed; a rerun does nothing."""
+"""The whole DAG on the tiny config: every declared artifact exists, well formed; a rerun does nothing."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Incremental reruns, provenance audit and the HTML report, on real Snakemake runs of the tiny config.
 
-All tests share the one full run of `pipeline_run` (tests/conftest.py). Tests that only change the config use an
-overlay file outside the workdir and a dry run, which leaves the workdir as it is; tests that edit a file in the
-workdir (a source, the code, an artifact) first copy the whole run, `.snakemake/` and mtimes included.
+All tests share the one full run of `pipeline_run` (tests/conftest.py). Tests that only change the config use
+an overlay file outside the workdir and a dry run, which leaves the workdir as it is; tests that edit a file
+in the workdir (a source, the code, an artifact) first copy the whole run, `.snakemake/` and mtimes included.
 Each dry-run test asserts the exact multiset of scheduled jobs, taken from Snakemake's "Job stats" table.
 """
 
@@ -45,7 +45,10 @@ def without(jobs: Counter, *rules: str) -> Counter:
     return Counter({r: n for r, n in jobs.items() if r not in rules})
 
 
-# 1 -------------------------------------------------------------------------------------------------------------
+# 1
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def test_a_finished_run_schedules_nothing(pipeline_run):
     assert dry_run(pipeline_run) == Counter()
 
@@ -55,7 +58,10 @@ def test_a_copied_run_schedules_nothing(pipeline_run, tmp_path):
     assert dry_run(copy_run(pipeline_run, tmp_path / "run")) == Counter()
 
 
-# 2 -------------------------------------------------------------------------------------------------------------
+# 2
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def test_changing_a_prompt_source_reruns_data_and_everything_downstream(pipeline_run, all_jobs, tmp_path):
     run = copy_run(pipeline_run, tmp_path / "run")
     source = run / DATA_SOURCE
@@ -69,7 +75,10 @@ def test_changing_a_prompt_source_reruns_data_and_everything_downstream(pipeline
     assert jobs == dry_run(pipeline_run, extra=("--forcerun", "data_prepare"))
 
 
-# 3 -------------------------------------------------------------------------------------------------------------
+# 3
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def test_changing_the_eval_sample_count_reruns_only_eval_and_the_report(pipeline_run, all_jobs, tmp_path):
     k = tiny_config(pipeline_run)["eval"]["k"]
     jobs = dry_run(pipeline_run, overlay(tmp_path, {"eval": {"k": k + 2}}))
@@ -119,7 +128,10 @@ def test_evaluating_fewer_models_reruns_only_the_table_and_the_report(pipeline_r
     assert jobs == Counter({"eval_table": 1, "report_assets": 1, "distill_all": 1})
 
 
-# 4 -------------------------------------------------------------------------------------------------------------
+# 4
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def rules_running(module: str, cfg: dict) -> list[str]:
     """The rules whose code input (the import closure of what they run, r1/codedeps.py) holds `module`."""
     return [s.rule for s in pipeline.active_stages(cfg) if module in pipeline.code(s)]
@@ -128,8 +140,10 @@ def rules_running(module: str, cfg: dict) -> list[str]:
 def test_editing_a_module_reruns_exactly_the_rules_that_import_it_and_their_dependants(
     pipeline_run, tmp_path
 ):
-    """Each edit: the dry run is what Snakemake calls "these rules and everything downstream" (--forcerun), the
-    rules being those whose imports reach the module; then the edit is undone (same content: nothing to do)."""
+    """Each edit: the dry run is what Snakemake calls "these rules and everything downstream" (--forcerun),
+    the
+    rules being those whose imports reach the module; then the edit is undone (same content: nothing to
+    do)."""
     run = copy_run(pipeline_run, tmp_path / "run")
     cfg = run_config(run)
     cases = {
@@ -156,7 +170,8 @@ def test_editing_a_module_reruns_exactly_the_rules_that_import_it_and_their_depe
 
 
 def test_a_new_rl_stage_is_one_stage_table_row_and_its_config_block(pipeline_run, tmp_path):
-    """An RL stage after rl_reasoning: one line in r1/pipeline.py, one config block; Snakemake schedules it, its
+    """An RL stage after rl_reasoning: one line in r1/pipeline.py, one config block; Snakemake schedules it,
+    its
     evaluations on every benchmark, the table and the report (with its curves), and nothing else."""
     run = copy_run(pipeline_run, tmp_path / "run")
     table = run / "r1/pipeline.py"
@@ -210,14 +225,17 @@ def test_an_upstream_rebuilt_with_identical_outputs_reruns_its_dependants_and_th
     assert "upstream manifest results/data/manifest.json changed" in proc.stderr
 
 
-# 5 -------------------------------------------------------------------------------------------------------------
+# 5
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def test_a_config_key_no_rule_reads_schedules_nothing(pipeline_run, tmp_path):
     assert tiny_config(pipeline_run)["run_name"] != "renamed"
     assert dry_run(pipeline_run, overlay(tmp_path, {"run_name": "renamed"})) == Counter()
 
 
 def test_reordering_the_keys_of_a_config_mapping_schedules_nothing(pipeline_run, tmp_path):
-    """Snakemake compares params by repr(): rules/common.smk sorts the config's keys so order is not a change."""
+    """Snakemake compares params by repr(): rules/common.smk sorts the config's keys (order is no change)."""
     sources = tiny_config(pipeline_run)["data"]["sources"]
     reordered = [dict(reversed(list(source.items()))) for source in sources]
     assert [list(s) for s in reordered] != [list(s) for s in sources]
@@ -227,7 +245,8 @@ def test_reordering_the_keys_of_a_config_mapping_schedules_nothing(pipeline_run,
     )
 
 
-# manifests -----------------------------------------------------------------------------------------------------
+# manifests
+# ----------------------------------------------------------------------------------------------------------
 def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
     results = pipeline_run / "results"
     manifests = {
@@ -264,7 +283,10 @@ def test_manifests_chain_every_artifact_back_to_its_sources(pipeline_run):
     assert rl["command"] and rl["host"] and rl["started"] <= rl["finished"] and rl["seed"] == 0
 
 
-# 6 -------------------------------------------------------------------------------------------------------------
+# 6
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def r1_audit(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "r1", "audit", "results/", *args],
@@ -299,9 +321,12 @@ def test_one_modified_byte_fails_the_audit_and_names_the_artifact(pipeline_run, 
     assert re.search(r"^ok\s+results/base_model/model\s", proc.stdout, re.M)
 
 
-# 7 -------------------------------------------------------------------------------------------------------------
+# 7
+#
+#
+# ----------------------------------------------------------------------------------------------------------
 def report_results(html: str) -> dict[str, dict]:
-    """The results embedded in a Snakemake HTML report: {path: {labels, caption, mime_type, data_uri, ...}}."""
+    """The results embedded in a Snakemake HTML report: {path: {labels, caption, mime_type, data_uri}}."""
     match = re.search(r"var results = (\{.*?\});\n", html, re.S)
     assert match, "no embedded results in the report"
     return json.loads(match.group(1))

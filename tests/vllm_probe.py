@@ -1,4 +1,5 @@
-"""Run r1's vLLM generator on a batch of requests and write the samples as JSON (used by test_vllm_backend.py).
+"""Run r1's vLLM generator on a batch of requests and write the samples as JSON (used by
+test_vllm_backend.py).
 
 Runs under the vLLM venv (.venv-vllm), not the main one:
 

@@ -1,1 +1,1 @@
-"""Evaluation: the paper's sampling protocol (runner), metrics (pass@k, cons@k), the results table, the CLI."""
+"""Evaluation: the paper's sampling protocol (runner), metrics (pass@k, cons@k), the table, the CLI."""

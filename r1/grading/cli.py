@@ -94,7 +94,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--chain",
         default=",".join(DEFAULT_CHAIN),
-        help=f"comma-separated extractors, tried in order (default: %(default)s; known: {','.join(EXTRACTORS)})",
+        help="comma-separated extractors, tried in order "
+        f"(default: %(default)s; known: {','.join(EXTRACTORS)})",
     )
     ap.add_argument("--timeout", type=float, default=2.0, help="hard per-item timeout in seconds")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: usable CPUs)")

@@ -39,7 +39,7 @@ def distill_generate(job: JobSpec) -> None:
 
 
 def distill_dataset(job: JobSpec) -> None:
-    """Verify/filter the teacher's samples into the student SFT set (the paper keeps verified samples only)."""
+    """Verify/filter the teacher's samples into the student SFT set (the paper keeps verified ones only)."""
     from r1.filters import apply_filters, drop_counts, sft_rows
 
     cfg = job.cfg
@@ -75,7 +75,7 @@ def distill_dataset(job: JobSpec) -> None:
 
 
 def distill_student(job: JobSpec) -> None:
-    """Initialise one student (HF dir or random init with the teacher's tokenizer), then SFT or logit KD on it."""
+    """Initialise one student (HF dir or random init, the teacher's tokenizer), then SFT or logit KD."""
     from r1.checkpoints import checkpoint_dir, job_fingerprint
     from r1.models import prepare_student
     from r1.train import train_gkd, train_sft

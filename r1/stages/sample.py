@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def cold_start_generate(job: JobSpec) -> None:
-    """Sample R1-Zero (or a teacher), keep correct + readable outputs, reformat, add seed CoT data and user files."""
+    """Sample R1-Zero (or a teacher), keep correct readable outputs, reformat, add seed CoT data and files."""
     from r1.data import decontaminate_rows, load_source
     from r1.filters import apply_filters, drop_counts, sft_rows
     from r1.prompts import user_message
@@ -51,7 +51,8 @@ def cold_start_generate(job: JobSpec) -> None:
                     "source": spec["name"],
                     "prompt": [user_message(g["problem"]) for g in good],
                     "completion": [
-                        f"<think>\n{g['reasoning'].strip()}\n</think>\n\nThe answer is $\\boxed{{{g['answer']}}}$."
+                        f"<think>\n{g['reasoning'].strip()}\n</think>\n\n"
+                        f"The answer is $\\boxed{{{g['answer']}}}$."
                         for g in good
                     ],
                 }
@@ -76,7 +77,7 @@ def cold_start_generate(job: JobSpec) -> None:
 
 
 def rejection_sampling(job: JobSpec) -> None:
-    """k samples per prompt from the reasoning-RL model; keep verified-correct clean ones; merge non-reasoning SFT."""
+    """k samples per prompt from the reasoning-RL model; keep verified clean ones; add non-reasoning SFT."""
     from r1.data import decontaminate_rows
     from r1.filters import apply_filters, drop_counts, sft_rows
     from r1.sampling import prompt_rows, sample_and_grade
