@@ -1,6 +1,7 @@
 # r1: the DeepSeek-R1 training pipeline (arXiv 2501.12948) as a Snakemake DAG.
 # Targets only. The stages are the stage table (r1/pipeline.py); rules/common.smk validates the config and
-# holds the input functions; rules/*.smk hold one rule (or one rule family) per kind of stage; logic is in r1/.
+# holds the input functions; rules/stages.smk is the rule family of the single-job stages, rules/{distill,eval,
+# report}.smk the rest; logic is in r1/.
 
 from snakemake.utils import min_version
 
@@ -25,10 +26,7 @@ rule all:
         "results/report/manifest.json",
 
 
-include: "rules/data.smk"
-include: "rules/rl.smk"
-include: "rules/sample.smk"
-include: "rules/sft.smk"
+include: "rules/stages.smk"
 include: "rules/distill.smk"
 include: "rules/eval.smk"
 include: "rules/report.smk"

@@ -100,3 +100,13 @@ def finish(trainer, tokenizer, work_dir: Path, model_out: str, metrics_out: str 
                 src = work_dir / "metrics.jsonl"
                 shutil.copyfile(src, tmp) if src.exists() else tmp.write_text("")
     trainer.accelerator.wait_for_everyone()
+
+
+def train_resumable(build, *, work_dir: str | Path, fp: str, model_out: str, metrics_out: str | None) -> None:
+    """Run a training job: prepare its checkpoint folder, build the trainer with `build(work_dir, callbacks)`
+    (the callbacks log per-step metrics), train from this run's last checkpoint, save model and metrics."""
+    work = Path(work_dir)
+    resume = prepare_work_dir(work, fp)
+    trainer = build(work, [metrics_callback(work / "metrics.jsonl")])
+    trainer.train(resume_from_checkpoint=resume)
+    finish(trainer, trainer.processing_class, work, model_out, metrics_out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from r1.checkpoints import finish, metrics_callback, prepare_work_dir
+from r1.checkpoints import train_resumable
 from r1.train import cuda_available, make_args, model_kwargs
 
 log = logging.getLogger(__name__)
@@ -112,19 +112,18 @@ def train_grpo(
     seed: int,
     fp: str,
 ) -> None:
-    work = Path(work_dir)
-    resume = prepare_work_dir(work, fp)
-    train = pd.read_parquet(train_parquet)
-    dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
-    trainer = grpo_trainer(
-        model_dir=model_dir,
-        dataset=dataset,
-        stage_cfg=stage_cfg,
-        stage=stage,
-        grading=grading,
-        work_dir=work,
-        seed=seed,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    finish(trainer, trainer.processing_class, work, model_out, metrics_out)
+    def build(work: Path, callbacks: list):
+        train = pd.read_parquet(train_parquet)
+        dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
+        return grpo_trainer(
+            model_dir=model_dir,
+            dataset=dataset,
+            stage_cfg=stage_cfg,
+            stage=stage,
+            grading=grading,
+            work_dir=work,
+            seed=seed,
+            callbacks=callbacks,
+        )
+
+    train_resumable(build, work_dir=work_dir, fp=fp, model_out=model_out, metrics_out=metrics_out)

@@ -119,6 +119,11 @@ def model_stages(stages=STAGES) -> dict[str, Stage]:
     return {s.model: s for s in stages if s.model}
 
 
+def single_jobs(stages=STAGES) -> list[Stage]:
+    """The rows of rules/stages.smk: one job each, outputs in its own folder (base, data, rl, sft, sample)."""
+    return [s for s in stages if s.kind in ("base", "data", "rl", "sft", "sample")]
+
+
 def resource_groups(stages=STAGES) -> tuple[str, ...]:
     """Valid keys of the config's `resources:`: `default` and every stage's group."""
     return ("default", *dict.fromkeys(s.resource_group for s in stages))

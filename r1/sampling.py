@@ -112,3 +112,22 @@ def sample_and_grade(
         df["n_tokens"].mean(),
     )
     return df
+
+
+def sample_job(job, model_dir: str, rows: pd.DataFrame, *, prompt_style: str, seed: int, desc: str):
+    """sample_and_grade for a generate-and-filter job (r1.rulekit.JobSpec): the sampling keys of its config
+    section (samples_per_prompt, temperature, max_new_tokens), its generation and grading slices, its GPUs."""
+    cfg = job.cfg
+    return sample_and_grade(
+        model_dir,
+        rows,
+        prompt_style=prompt_style,
+        samples_per_prompt=cfg["samples_per_prompt"],
+        temperature=cfg["temperature"],
+        max_new_tokens=cfg["max_new_tokens"],
+        generation=job.params["generation"],
+        grading=job.params["grading"],
+        seed=seed,
+        desc=desc,
+        n_gpus=job.gpus,
+    )

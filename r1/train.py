@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from r1.checkpoints import finish, metrics_callback, prepare_work_dir
+from r1.checkpoints import train_resumable
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ def model_kwargs(static_decode: bool = False) -> dict:
     return {"dtype": "float32", "attn_implementation": attn_implementation(static_decode)}
 
 
+def read_datasets(parquets: list[str]) -> pd.DataFrame:
+    """The SFT rows (prompt, completion) of several dataset files, in order."""
+    return pd.concat([pd.read_parquet(p) for p in parquets], ignore_index=True)
+
+
 def sft_dataset(df: pd.DataFrame):
     """Conversational prompt/completion pairs: TRL then trains on the completion only."""
     from datasets import Dataset
@@ -101,25 +106,22 @@ def train_sft(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    work = Path(work_dir)
-    resume = prepare_work_dir(work, fp)
-    df = pd.concat([pd.read_parquet(p) for p in dataset_parquets], ignore_index=True)
-    if df.empty:
-        raise ValueError(f"{stage}: the SFT dataset {dataset_parquets} is empty")
-    dataset = sft_dataset(df).shuffle(seed=seed)
-    args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs())
-    log.info("%s: SFT on %d examples from %s", stage, len(dataset), dataset_parquets)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    finish(trainer, tokenizer, work, model_out, metrics_out)
+    def build(work: Path, callbacks: list):
+        df = read_datasets(dataset_parquets)
+        if df.empty:
+            raise ValueError(f"{stage}: the SFT dataset {dataset_parquets} is empty")
+        dataset = sft_dataset(df).shuffle(seed=seed)
+        args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
+        log.info("%s: SFT on %d examples from %s", stage, len(dataset), dataset_parquets)
+        return SFTTrainer(
+            model=AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs()),
+            args=args,
+            train_dataset=dataset,
+            processing_class=AutoTokenizer.from_pretrained(model_dir),
+            callbacks=callbacks,
+        )
+
+    train_resumable(build, work_dir=work_dir, fp=fp, model_out=model_out, metrics_out=metrics_out)
 
 
 def train_gkd(
@@ -141,28 +143,24 @@ def train_gkd(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl.experimental.gkd import GKDConfig, GKDTrainer
 
-    work = Path(work_dir)
-    resume = prepare_work_dir(work, fp)
-    df = pd.concat([pd.read_parquet(p) for p in dataset_parquets], ignore_index=True)
-    dataset = Dataset.from_dict(
-        {
-            "messages": [
-                [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
-                for p, c in zip(df["prompt"], df["completion"], strict=True)
-            ]
-        }
-    )
-    args = make_args(GKDConfig, {"lmbda": 0.0, **gkd_cfg, **stage_cfg["trl"]}, work, seed, stage)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs())
-    teacher = AutoModelForCausalLM.from_pretrained(teacher_dir, **model_kwargs())
-    trainer = GKDTrainer(
-        model=model,
-        teacher_model=teacher,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    finish(trainer, tokenizer, work, model_out, metrics_out)
+    def build(work: Path, callbacks: list):
+        df = read_datasets(dataset_parquets)
+        dataset = Dataset.from_dict(
+            {
+                "messages": [
+                    [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
+                    for p, c in zip(df["prompt"], df["completion"], strict=True)
+                ]
+            }
+        )
+        args = make_args(GKDConfig, {"lmbda": 0.0, **gkd_cfg, **stage_cfg["trl"]}, work, seed, stage)
+        return GKDTrainer(
+            model=AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs()),
+            teacher_model=AutoModelForCausalLM.from_pretrained(teacher_dir, **model_kwargs()),
+            args=args,
+            train_dataset=dataset,
+            processing_class=AutoTokenizer.from_pretrained(model_dir),
+            callbacks=callbacks,
+        )
+
+    train_resumable(build, work_dir=work_dir, fp=fp, model_out=model_out, metrics_out=metrics_out)

@@ -160,6 +160,60 @@ def section_files(section):
     return cfg.get("files", []) + cfg.get("non_reasoning_files", [])
 
 
+# ---- the single-job stages (rules/stages.smk): what each kind reads, writes and is given ----
+def stage_input(stage):
+    """The inputs of a single-job stage: its parent model, what it reads, and its code (r1/codedeps.py)."""
+    common = {"code": code(stage.rule)}
+    if stage.kind == "base":
+        return common
+    if stage.kind == "data":
+        return {
+            **common,
+            "sources": data_source_files(),
+            "benchmarks": benchmark_files(),
+        }
+    model = model_input(pipeline.parent_model(stage, config))
+    if stage.kind == "rl":
+        return {**model, **prompts_input(), **common}
+    files = {"benchmarks": benchmark_files(), "files": section_files(stage.section)}
+    if stage.kind == "sft":
+        return {**model, **dataset_input(stage), **common, **files}
+    return {**model, **prompts_input(), **common, **files}  # sample
+
+
+def stage_output(stage):
+    """The outputs of a single-job stage, its manifest last (written after everything else)."""
+    f = stage.folder
+    outputs = {
+        "base": {"model": directory(stage.model_dir), "info": f"{f}/info.json"},
+        "data": {
+            name: f"{f}/{name}.parquet"
+            for name in ("train", "eval", "quarantine", "contamination")
+        },
+        "rl": {"model": directory(stage.model_dir), "metrics": f"{f}/metrics.jsonl"},
+        "sample": {name: f"{f}/{name}.parquet" for name in ("samples", "dataset")},
+    }
+    outputs["sft"] = outputs["rl"]
+    stats = {"stats": f"{f}/stats.json"} if stage.kind in ("data", "sample") else {}
+    return {**outputs[stage.kind], **stats, "manifest": f"{f}/manifest.json"}
+
+
+def stage_params(stage):
+    """What a single-job stage is given: its config section and the shared slices it reads."""
+    extra = {
+        "base": {},
+        "data": {"benchmarks": benchmark_sources()},
+        "rl": {"deepspeed": stage_deepspeed(stage.rule), "grading": grading_cfg()},
+        "sft": {"deepspeed": stage_deepspeed(stage.rule), "decontam": decontam_cfg()},
+        "sample": {
+            "generation": generation_cfg(),
+            "grading": grading_cfg(),
+            "decontam": decontam_cfg(),
+        },
+    }[stage.kind]
+    return {"target": stage.entry, "cfg": config[stage.section], **extra, "seed": SEED}
+
+
 # ---- resources: config `resources.<group>` mapped to the Slurm plugin's names (r1/cluster.py) ----
 def stage_resources(rule):
     from r1.cluster import snakemake_resources

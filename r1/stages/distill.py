@@ -15,25 +15,14 @@ log = logging.getLogger(__name__)
 
 def distill_generate(job: JobSpec) -> None:
     """Teacher generation for one shard of the distillation prompts."""
-    from r1.sampling import prompt_rows, sample_and_grade
+    from r1.sampling import prompt_rows, sample_job
 
     cfg = job.cfg
     shard, n_shards = int(job.wildcards["shard"]), cfg["num_shards"]
     rows = prompt_rows(job.inp("train"), cfg["num_prompts"], job.seed + 13)
     rows = rows.iloc[shard::n_shards].reset_index(drop=True)
-    samples = sample_and_grade(
-        job.inp("teacher"),
-        rows,
-        prompt_style="chat",
-        samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg["temperature"],
-        max_new_tokens=cfg["max_new_tokens"],
-        generation=job.params["generation"],
-        grading=job.params["grading"],
-        seed=job.seed + shard,
-        desc=f"teacher shard {shard}/{n_shards}",
-        n_gpus=job.gpus,
-    )
+    desc = f"teacher shard {shard}/{n_shards}"
+    samples = sample_job(job, job.inp("teacher"), rows, prompt_style="chat", seed=job.seed + shard, desc=desc)
     samples["shard"] = shard
     write_parquet(job.out("samples"), samples)
 

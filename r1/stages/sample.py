@@ -17,25 +17,14 @@ def cold_start_generate(job: JobSpec) -> None:
     from r1.data import decontaminate_rows, load_source
     from r1.filters import apply_filters, drop_counts, sft_rows
     from r1.prompts import user_message
-    from r1.sampling import prompt_rows, sample_and_grade
+    from r1.sampling import prompt_rows, sample_job
     from r1.sft_data import read_sft_files
 
     cfg = job.cfg
     model_dir = cfg["teacher_path"] if cfg["source"] == "teacher" else job.inp("model")
     rows = prompt_rows(job.inp("train"), cfg["num_prompts"], job.seed)
-    samples = sample_and_grade(
-        model_dir,
-        rows,
-        prompt_style="r1_zero" if cfg["source"] == "rl_zero" else "chat",
-        samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg["temperature"],
-        max_new_tokens=cfg["max_new_tokens"],
-        generation=job.params["generation"],
-        grading=job.params["grading"],
-        seed=job.seed,
-        desc="cold_start",
-        n_gpus=job.gpus,
-    )
+    style = "r1_zero" if cfg["source"] == "rl_zero" else "chat"
+    samples = sample_job(job, model_dir, rows, prompt_style=style, seed=job.seed, desc="cold_start")
     filtered = apply_filters(samples, {"require_think_format": True, **cfg["filters"]})
     write_parquet(job.out("samples"), filtered)
     parts = [sft_rows(filtered[filtered["keep"]])]
@@ -80,23 +69,13 @@ def rejection_sampling(job: JobSpec) -> None:
     """k samples per prompt from the reasoning-RL model; keep verified clean ones; add non-reasoning SFT."""
     from r1.data import decontaminate_rows
     from r1.filters import apply_filters, drop_counts, sft_rows
-    from r1.sampling import prompt_rows, sample_and_grade
+    from r1.sampling import prompt_rows, sample_job
     from r1.sft_data import read_sft_files
 
     cfg = job.cfg
     rows = prompt_rows(job.inp("train"), cfg["num_prompts"], job.seed + 7)
-    samples = sample_and_grade(
-        job.inp("model"),
-        rows,
-        prompt_style="chat",
-        samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg["temperature"],
-        max_new_tokens=cfg["max_new_tokens"],
-        generation=job.params["generation"],
-        grading=job.params["grading"],
-        seed=job.seed,
-        desc="rejection_sampling",
-        n_gpus=job.gpus,
+    samples = sample_job(
+        job, job.inp("model"), rows, prompt_style="chat", seed=job.seed, desc="rejection_sampling"
     )
     filtered = apply_filters(samples, {"require_correct": True, **cfg["filters"]})
     write_parquet(job.out("samples"), filtered)
