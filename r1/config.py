@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from r1 import pipeline
 from r1.codedeps import ROOT
+from r1.decontam import PAPER_NGRAM
 from r1.eval.runner import EvalProtocol
+from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 Count = Annotated[int, Field(ge=1)]
@@ -63,7 +65,7 @@ class Source(Section):
 
 
 class Decontamination(Section):
-    ngram: Count = 10  # word n-gram overlap with any benchmark question or solution (paper: 10)
+    ngram: Count = PAPER_NGRAM  # word n-gram overlap with any benchmark question or solution
     drop: bool = True  # false: overlapping rows are kept and recorded (never silently unchecked)
 
 
@@ -94,8 +96,8 @@ class Generation(Section):
 
 
 class Grading(Section):
-    mode: Literal["strict", "lenient"] = "lenient"  # equivalence rules (docs/evaluation.md)
-    timeout_s: Annotated[float, Field(gt=0)] = 2.0  # hard limit per graded sample
+    mode: Literal["strict", "lenient"] = DEFAULT_MODE  # equivalence rules (docs/evaluation.md)
+    timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT_S  # hard limit per graded sample
 
 
 class Reward(BaseModel):

@@ -17,7 +17,7 @@ import inspect
 import math
 from collections.abc import Callable, Sequence
 
-from r1.grading import DEFAULT_CHAIN, MODES, grade_batch
+from r1.grading import DEFAULT_CHAIN, DEFAULT_MODE, DEFAULT_TIMEOUT_S, MODES, grade_batch
 from r1.grading.extract import EXTRACTORS
 from r1.text import (
     has_think_format,
@@ -47,9 +47,9 @@ def _prefills(prompts, n: int, prefilled: bool | None) -> list[bool]:
 
 
 def accuracy_reward(
-    mode: str = "lenient",
+    mode: str = DEFAULT_MODE,
     chain: Sequence[str] = DEFAULT_CHAIN,
-    timeout_s: float = 2.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     after_think: bool = False,
     prefilled: bool | None = None,
 ) -> RewardFn:

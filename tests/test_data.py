@@ -112,3 +112,25 @@ def test_reasoning_gym_source_is_seeded():
     spec = {"name": "cs", "kind": "reasoning_gym", "generator": "chain_sum", "size": 5}
     assert load_source(spec, 0)[0] == load_source(spec, 0)[0]
     assert load_source(spec, 0)[0] != load_source(spec, 1)[0]
+
+
+def test_drop_false_means_checked_and_kept_on_every_path(user_source):
+    """decontaminate_rows (SFT files, cold start, rejection sampling) with `drop: false` still finds the
+    planted benchmark question, reports it and keeps it, as build_dataset does for the prompt data."""
+    import pandas as pd
+
+    from r1.data import decontaminate_rows
+
+    rows = pd.DataFrame({"prompt": ["What is 2 + 3?", GSM8K_Q0.upper()], "completion": ["5", "18"]})
+    for drop in (True, False):
+        kept, contaminated = decontaminate_rows(
+            rows, "prompt", {"benchmarks": BENCH, "ngram": 10, "drop": drop}
+        )
+        assert contaminated["benchmark_id"].tolist() == ["gsm8k:0"] and contaminated["dropped"].tolist() == [
+            drop
+        ]
+        assert len(kept) == (1 if drop else 2)
+    _, _, _, contamination, _ = build_dataset(
+        [user_source], BENCH, seed=0, eval_fraction=0.0, drop_contaminated=False
+    )
+    assert contamination["dropped"].tolist() == [False] and len(contamination) == 1

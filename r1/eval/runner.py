@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from r1.eval.metrics import summarize
+from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 from r1.prompts import MATH_INSTRUCTION, render_prompt
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ class EvalProtocol:
     prefill: str = ""
     seed: int = 0
     pass_ks: tuple[int, ...] = (1,)
-    grader_mode: str = "lenient"
-    grader_timeout_s: float = 2.0  # hard per-sample timeout of the grader (a timed-out sample counts wrong)
+    grader_mode: str = DEFAULT_MODE
+    grader_timeout_s: float = DEFAULT_TIMEOUT_S  # hard per-sample timeout (a timed-out sample counts wrong)
 
     def __post_init__(self):
         if self.k < 1:
