@@ -150,3 +150,10 @@ def test_snakemake_refuses_an_invalid_config_at_dag_load(tmp_path, overlay, key)
     )
     assert proc.returncode != 0
     assert key in proc.stdout + proc.stderr, proc.stderr[-3000:]
+
+
+def test_the_configuration_reference_is_generated_from_the_config_models():
+    proc = subprocess.run(
+        [sys.executable, "scripts/config_reference.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
