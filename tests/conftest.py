@@ -25,7 +25,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # which sends whole files to a worker in this order) the Slurm DAG run (test_slurm.py) and the local
 # tiny DAG run (`pipeline_run`, first needed by test_pipeline_e2e.py) start at once on the two
 # workers; the short tests fill in after them.
-LONG_FIRST = ("tests/test_slurm.py", "tests/test_pipeline_e2e.py", "tests/test_reproducibility.py")
+LONG_FIRST = (
+    "tests/pipeline/test_slurm.py",
+    "tests/pipeline/test_pipeline_e2e.py",
+    "tests/pipeline/test_reproducibility.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):

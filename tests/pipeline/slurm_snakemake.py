@@ -8,7 +8,7 @@ end and the next job's submission). Here the interval stays what the command lin
 (`--seconds-between-status-checks`). Nothing else changes: jobs are submitted, run and checked by
 the real plugin against the real Slurm.
 
-Usage: python tests/slurm_snakemake.py <snakemake arguments>
+Usage: python tests/pipeline/slurm_snakemake.py <snakemake arguments>
 """
 
 from __future__ import annotations

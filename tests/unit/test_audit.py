@@ -247,7 +247,7 @@ def test_python_dash_m_r1_audit_dispatches(workdir):
         [sys.executable, "-m", "r1", "audit", "results"],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     assert proc.returncode == 0, proc.stderr
     assert "audit ok" in proc.stdout

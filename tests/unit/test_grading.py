@@ -22,7 +22,7 @@ from r1.grading import (
 from r1.grading.cli import main as grade_main
 from r1.grading.pool import POOL
 
-ASSETS = Path(__file__).resolve().parents[1] / "r1" / "assets" / "benchmarks"
+ASSETS = Path(__file__).resolve().parents[2] / "r1" / "assets" / "benchmarks"
 
 
 def _jsonl(path: Path) -> list[dict]:

@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
 START_SLURM = REPO / ".ci/slurm/start-slurm.sh"
 # snakemake with the plugin's status polling at the interval the command line asks (no back-off)
-SLURM_SNAKEMAKE = REPO / "tests/slurm_snakemake.py"
+SLURM_SNAKEMAKE = REPO / "tests/pipeline/slurm_snakemake.py"
 # 4 fake GPUs (char devices, see start-slurm.sh) and 4 CPUs advertised on the 2-core CI machine.
 FAKE_NODE = {"SLURM_LOCAL_GPUS": "4", "SLURM_LOCAL_CPUS": "4", "SLURM_LOCAL_GPU_TYPE": "h200"}
 

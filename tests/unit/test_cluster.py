@@ -17,7 +17,7 @@ from r1 import cluster, launch
 from r1.cluster import ClusterConfigError, snakemake_resources, threads_for
 from r1.launch import launch_argv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 CFG = {
     "default": {"gpus": 0, "cpus": 2, "mem_mb": 8000, "runtime": 60, "partition": "cpu"},

@@ -3,7 +3,7 @@ test_vllm_backend.py).
 
 Runs under the vLLM venv (.venv-vllm), not the main one:
 
-    .venv-vllm/bin/python tests/vllm_probe.py SPEC.json OUT.json
+    .venv-vllm/bin/python tests/unit/vllm_probe.py SPEC.json OUT.json
 
 SPEC: {"model_dir": ..., "options": {...load_generator options...},
        "calls": [{"name": ..., "prompts": [...], "params": {...r1.generation.SamplingParams fields...}}, ...]}

@@ -23,7 +23,7 @@ from r1.eval.runner import SAMPLE_COLUMNS, EvalProtocol, check_format, evaluate
 from r1.generation import Sample
 from r1.prompts import MATH_INSTRUCTION
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------ benchmarks

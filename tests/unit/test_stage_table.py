@@ -10,7 +10,7 @@ import pytest
 from r1 import cluster, codedeps, pipeline
 from r1.config import config_model, load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def rel(obj) -> str:
