@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from r1 import cluster
+from r1 import cluster, pipeline
 from tests.conftest import REPO, SNAKEMAKE, TINY, copy_repo, copy_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
@@ -59,25 +59,8 @@ GPU_RESOURCES = {
     "distill_student": {"gpus": 2},
     "eval_generate": {"gpus": 1},
 }
-# Which config group places each rule (rules/*.smk: `resources: **stage_resources(<group>)`).
-RULE_GROUP = {
-    "base_model": "base_model",
-    "data_prepare": "data",
-    "rl_zero": "rl_zero",
-    "cold_start_generate": "cold_start_generate",
-    "cold_start_sft": "cold_start_sft",
-    "rl_reasoning": "rl_reasoning",
-    "rejection_sampling": "rejection_sampling",
-    "sft": "sft",
-    "sft_stabilize": "sft_stabilize",
-    "rl_final": "rl_final",
-    "distill_generate": "distill_generate",
-    "distill_dataset": "data",
-    "distill_student": "distill_student",
-    "eval_generate": "eval_generate",
-    "eval_table": "eval_table",
-    "report_assets": "report",
-}
+# Which config group places each rule: the stage table's (r1/pipeline.py).
+RULE_GROUP = {s.rule: s.resource_group for s in pipeline.STAGES}
 # Manifest keys that legitimately differ between two runs of the same DAG on different executors.
 VOLATILE = {"host", "started", "finished", "command", "slurm_job_id", "cuda_visible_devices"}
 # Wall-clock values inside artifacts (trainer/eval timings, report timestamps): equal runs differ only here.
