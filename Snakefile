@@ -44,6 +44,8 @@ localrules:
     distill_all,
     data_all,
     zero_all,
+    zero_eval,
+    r1_eval,
     r1_all,
     sft_all,
     eval_all,
@@ -67,6 +69,26 @@ rule data_all:
 rule zero_all:
     input:
         model_manifest("rl_zero"),
+
+
+rule zero_eval:
+    input:
+        "results/rl_zero/manifest.json",
+        expand(
+            "results/eval/{model}/{benchmark}/summary.json",
+            model=["base", "rl_zero"],
+            benchmark=BENCHMARKS,
+        ),
+
+
+rule r1_eval:
+    input:
+        "results/rl_reasoning/manifest.json",
+        expand(
+            "results/eval/{model}/{benchmark}/summary.json",
+            model=["base", "cold_start_sft", "rl_reasoning"],
+            benchmark=BENCHMARKS,
+        ),
 
 
 rule r1_all:

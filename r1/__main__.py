@@ -9,6 +9,7 @@ COMMANDS = {
     "grade": ("r1.grading.cli", "grade model outputs against references (strict|lenient)"),
     "eval": ("r1.eval.cli", "evaluate any HF checkpoint directory on any benchmark file"),
     "audit": ("r1.audit", "re-hash artifacts and check every manifest chain"),
+    "learn": ("r1.learn", "learning experiments: run arms side by side (resumable), report held-out curves"),
     "job": ("r1.rulekit", "run one pipeline job from a job-spec JSON (used by multi-GPU launches)"),
 }
 

@@ -26,6 +26,7 @@ from r1.codedeps import ROOT
 from r1.decontam import PAPER_NGRAM
 from r1.eval.runner import EvalProtocol
 from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
+from r1.heldout import DEFAULTS as _HELDOUT
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 Count = Annotated[int, Field(ge=1)]
@@ -108,18 +109,33 @@ class Reward(BaseModel):
     weight: float = 1.0
 
 
+class Heldout(Section):
+    """Held-out evaluation during training (r1.heldout), every `every_steps` optimizer steps."""
+
+    benchmarks: list[str] = []  # names from `benchmarks`
+    every_steps: Count = _HELDOUT["every_steps"]
+    n: Count = _HELDOUT["n"]  # first n problems of each benchmark
+    k: Count = _HELDOUT["k"]  # samples per problem
+    temperature: Annotated[float, Field(ge=0)] = _HELDOUT["temperature"]
+    top_p: Annotated[float, Field(gt=0, le=1)] = _HELDOUT["top_p"]
+    max_new_tokens: Count = _HELDOUT["max_new_tokens"]
+    batch_size: Count = _HELDOUT["batch_size"]
+
+
 class RLStage(Section):
     trl_class: ClassVar[str] = "GRPOConfig"
     enabled: bool = True  # false: the stage, its evals and its curves are left out
     prompt_style: Literal["r1_zero", "chat"]  # r1_zero: the paper's raw template; chat: the chat template
     num_prompts: Count  # training prompts drawn from results/data/train.parquet
     rewards: Annotated[list[Reward], Field(min_length=1)]  # {name, weight, **options} from r1/rewards.py
+    heldout: Heldout | None = None  # held-out evaluation during training
     trl: dict[str, Any]  # GRPOConfig fields
 
 
 class SFTStage(Section):
     trl_class: ClassVar[str] = "SFTConfig"
     files: list[str] = []  # extra SFT data (jsonl/parquet with prompt, completion), decontaminated
+    heldout: Heldout | None = None  # held-out evaluation during training
     trl: dict[str, Any]  # SFTConfig fields
 
 
@@ -177,7 +193,7 @@ class Eval(Section):
     temperature: Annotated[float, Field(ge=0)] = _PROTOCOL.temperature
     top_p: Annotated[float, Field(gt=0, le=1)] = _PROTOCOL.top_p
     max_new_tokens: Count = _PROTOCOL.max_new_tokens
-    prompt_style: Literal["r1_zero", "chat"] = "chat"
+    prompt_style: Literal["trained", "r1_zero", "chat"] = "chat"  # trained: each model as it was trained
     prefill_think: bool = False  # start every response with "<think>\n"
     models: list[str] | None = None  # None: every model that runs and every student
 
@@ -330,6 +346,13 @@ def _rule_problems(cfg: dict, stages) -> list[str]:
             problems.append(
                 f"{s.section or s.rule}: starts from {parent!r}, which does not run (enabled: false?)"
             )
+    names = [b["name"] for b in cfg["benchmarks"]]
+    for s in pipeline.of_kind("rl", stages) + pipeline.of_kind("sft", stages):
+        for i, name in enumerate((cfg[s.section].get("heldout") or {}).get("benchmarks", [])):
+            if name not in names:
+                problems.append(
+                    f"{s.section}.heldout.benchmarks.{i}: {name!r} is not a benchmark; benchmarks: {names}"
+                )
     known = [*pipeline.model_stages(stages), pipeline.STUDENTS]
     for i, m in enumerate(cfg["eval"].get("models") or []):
         if m not in known:

@@ -129,21 +129,44 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
 
 
 def procedural_rows(
-    generator: str, size: int, seed: int, min_terms: int = 2, max_terms: int = 3, max_value: int = 99
+    generator: str,
+    size: int,
+    seed: int,
+    min_terms: int = 2,
+    max_terms: int = 3,
+    max_value: int = 99,
+    min_value: int = 1,
+    ops: str = "+-",
 ) -> list[dict]:
-    """r1's own seeded arithmetic problems with an exact answer and a step-by-step reasoning trace."""
+    """r1's own seeded arithmetic problems with an exact answer and a step-by-step reasoning trace.
+
+    Terms are drawn from [min_value, max_value], operators from `ops` (any of "+-*"); the answer follows the
+    usual precedence (multiplication first), and the trace evaluates it step by step in that order.
+    """
     import random
 
     if generator != "arithmetic":
         raise ValueError(f"procedural generator {generator!r} is unknown; expected 'arithmetic'")
+    if not ops or set(ops) - set("+-*"):
+        raise ValueError(f"procedural arithmetic: ops must be a non-empty subset of '+-*', got {ops!r}")
     rng = random.Random(seed)
     rows = []
     for i in range(size):
-        terms = [rng.randint(1, max_value) for _ in range(rng.randint(min_terms, max_terms))]
-        ops = [rng.choice("+-") for _ in terms[1:]]
-        expr = " ".join([str(terms[0])] + [f"{o} {t}" for o, t in zip(ops, terms[1:], strict=True)])
-        total, steps = terms[0], []
-        for o, t in zip(ops, terms[1:], strict=True):
+        terms = [rng.randint(min_value, max_value) for _ in range(rng.randint(min_terms, max_terms))]
+        opl = [rng.choice(ops) for _ in terms[1:]]
+        expr = " ".join([str(terms[0])] + [f"{o} {t}" for o, t in zip(opl, terms[1:], strict=True)])
+        steps = []
+        # products first, then sums/differences left to right
+        vals, pend = [terms[0]], []
+        for o, t in zip(opl, terms[1:], strict=True):
+            if o == "*":
+                steps.append(f"{vals[-1]} * {t} = {vals[-1] * t}.")
+                vals[-1] *= t
+            else:
+                pend.append(o)
+                vals.append(t)
+        total = vals[0]
+        for o, t in zip(pend, vals[1:], strict=True):
             new = total + t if o == "+" else total - t
             steps.append(f"{total} {o} {t} = {new}.")
             total = new

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from r1.checkpoints import train_resumable
-from r1.train import cuda_available, make_args, model_kwargs
+from r1.train import attach_heldout, cuda_available, make_args, model_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +111,12 @@ def train_grpo(
     metrics_out: str,
     seed: int,
     fp: str,
+    heldout: dict | None = None,
 ) -> None:
     def build(work: Path, callbacks: list):
         train = pd.read_parquet(train_parquet)
         dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
-        return grpo_trainer(
+        trainer = grpo_trainer(
             model_dir=model_dir,
             dataset=dataset,
             stage_cfg=stage_cfg,
@@ -125,5 +126,8 @@ def train_grpo(
             seed=seed,
             callbacks=callbacks,
         )
+        prompt_style = stage_cfg["prompt_style"]
+        attach_heldout(trainer, heldout, trainer.processing_class, prompt_style, grading, work, seed)
+        return trainer
 
     train_resumable(build, work_dir=work_dir, fp=fp, model_out=model_out, metrics_out=metrics_out)

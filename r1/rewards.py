@@ -157,6 +157,21 @@ def readability_reward() -> RewardFn:
     return reward
 
 
+def random_reward(p: float = 0.5, seed: int = 0) -> RewardFn:
+    """The control arm of the learning experiments ("spurious rewards", Shao et al. 2025): 1.0 with
+    probability `p`, independent of the completion. Seeded: the same run gets the same reward stream."""
+    import random
+
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"random reward: p must be in [0, 1], got {p}")
+    rng = random.Random(seed)
+
+    def reward(completions, prompts=None, answer=None, language=None, completion_ids=None, **kwargs):
+        return [float(rng.random() < p) for _ in completions]
+
+    return reward
+
+
 REWARDS: dict[str, Callable[..., RewardFn]] = {
     "accuracy": accuracy_reward,
     "format": format_reward,
@@ -164,6 +179,7 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "repetition": repetition_reward,
     "overlong": overlong_reward,
     "readability": readability_reward,
+    "random": random_reward,
 }
 
 

@@ -74,6 +74,22 @@ def model_kwargs(static_decode: bool = False) -> dict:
     return {"dtype": "float32", "attn_implementation": attn_implementation(static_decode)}
 
 
+def attach_heldout(
+    trainer, heldout: dict | None, tokenizer, prompt_style: str, grading: dict, work: Path, seed: int
+) -> None:
+    """Held-out evaluation during training (r1.heldout) when the stage has a `heldout:` block."""
+    if not heldout or not heldout.get("benchmarks"):
+        return
+    from r1.heldout import HeldoutEvaluator, attach, heldout_callback
+
+    evaluator = HeldoutEvaluator(
+        heldout["cfg"], heldout["benchmarks"], tokenizer, prompt_style, grading, seed
+    )
+    attach(
+        trainer, heldout_callback(evaluator, work / "metrics.jsonl", heldout["cfg"].get("every_steps", 25))
+    )
+
+
 def read_datasets(parquets: list[str]) -> pd.DataFrame:
     """The SFT rows (prompt, completion) of several dataset files, in order."""
     return pd.concat([pd.read_parquet(p) for p in parquets], ignore_index=True)
@@ -102,6 +118,8 @@ def train_sft(
     metrics_out: str,
     seed: int,
     fp: str,
+    heldout: dict | None = None,
+    grading: dict | None = None,
 ) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -113,13 +131,17 @@ def train_sft(
         dataset = sft_dataset(df).shuffle(seed=seed)
         args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
         log.info("%s: SFT on %d examples from %s", stage, len(dataset), dataset_parquets)
-        return SFTTrainer(
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        trainer = SFTTrainer(
             model=AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs()),
             args=args,
             train_dataset=dataset,
-            processing_class=AutoTokenizer.from_pretrained(model_dir),
+            processing_class=tokenizer,
             callbacks=callbacks,
         )
+        tokenizer.padding_side = "left"  # generation in the held-out callback; SFT pads by its own collator
+        attach_heldout(trainer, heldout, tokenizer, "chat", grading or {}, work, seed)
+        return trainer
 
     train_resumable(build, work_dir=work_dir, fp=fp, model_out=model_out, metrics_out=metrics_out)
 

@@ -141,9 +141,34 @@ def distill_generate_cfg():
     return {k: v for k, v in config["distill"].items() if k not in skip}
 
 
-def eval_cfg():
-    """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table."""
-    return {k: v for k, v in config["eval"].items() if k != "models"}
+def eval_cfg(model):
+    """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table.
+    With `eval.prompt_style: trained` a model is evaluated with the prompt style it was trained on.
+    """
+    cfg = {k: v for k, v in config["eval"].items() if k != "models"}
+    if cfg["prompt_style"] == "trained":
+        cfg["prompt_style"] = trained_prompt_style(model)
+    return cfg
+
+
+def trained_prompt_style(model):
+    """The prompt style a model last trained on: its RL stage's `prompt_style`, else `chat` (the chat-tuned
+    base, every SFT stage and the distilled students)."""
+    stage = pipeline.model_stages().get(model)
+    return config[stage.section]["prompt_style"] if stage and stage.kind == "rl" else "chat"
+
+
+def heldout_params(stage):
+    """A training stage's held-out evaluation (r1/heldout.py): its block plus the benchmarks it names."""
+    block = config[stage.section].get("heldout") or {}
+    if not block.get("benchmarks"):
+        return None
+    return {"cfg": block, "benchmarks": [benchmark_cfg(n) for n in block["benchmarks"]]}
+
+
+def heldout_files(stage):
+    block = config[stage.section].get("heldout") or {}
+    return [benchmark_cfg(n)["path"] for n in block.get("benchmarks", [])]
 
 
 def data_source_files():
@@ -174,10 +199,10 @@ def stage_input(stage):
         }
     model = model_input(pipeline.parent_model(stage, config))
     if stage.kind == "rl":
-        return {**model, **prompts_input(), **common}
+        return {**model, **prompts_input(), **common, "heldout": heldout_files(stage)}
     files = {"benchmarks": benchmark_files(), "files": section_files(stage.section)}
     if stage.kind == "sft":
-        return {**model, **dataset_input(stage), **common, **files}
+        return {**model, **dataset_input(stage), **common, "heldout": heldout_files(stage), **files}
     return {**model, **prompts_input(), **common, **files}  # sample
 
 
@@ -203,8 +228,17 @@ def stage_params(stage):
     extra = {
         "base": {},
         "data": {"benchmarks": benchmark_sources()},
-        "rl": {"deepspeed": stage_deepspeed(stage.rule), "grading": grading_cfg()},
-        "sft": {"deepspeed": stage_deepspeed(stage.rule), "decontam": decontam_cfg()},
+        "rl": {
+            "deepspeed": stage_deepspeed(stage.rule),
+            "heldout": heldout_params(stage),
+            "grading": grading_cfg(),
+        },
+        "sft": {
+            "deepspeed": stage_deepspeed(stage.rule),
+            "heldout": heldout_params(stage),
+            "grading": grading_cfg(),
+            "decontam": decontam_cfg(),
+        },
         "sample": {
             "generation": generation_cfg(),
             "grading": grading_cfg(),

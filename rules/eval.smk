@@ -20,7 +20,7 @@ rule eval_generate:
         **stage_resources("eval_generate"),
     params:
         target=STAGE["eval_generate"].entry,
-        cfg=eval_cfg(),
+        cfg=lambda wc: eval_cfg(wc.model),
         benchmark=lambda wc: benchmark_cfg(wc.benchmark),
         generation=generation_cfg(),
         grading=grading_cfg(),

@@ -24,6 +24,36 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 
+def wilson_ci95(successes: float, n: int) -> tuple[float, float]:
+    """Wilson score interval (95%) for a binomial proportion: sane at 0 and 1, unlike the normal one."""
+    if n <= 0:
+        return (0.0, 1.0)
+    z = 1.959963984540054
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, round(centre - half, 12)), min(1.0, round(centre + half, 12)))
+
+
+def pass1_ci95(per_problem: list[float], k: int) -> tuple[float, float]:
+    """95% CI of pass@1 (the mean over problems of each problem's fraction of correct samples).
+
+    k == 1: Wilson interval over problems. k > 1: problems are the independent unit (samples of one problem
+    are correlated), so the interval is the normal one over the per-problem means (standard error
+    sd/sqrt(n)), clipped to [0, 1].
+    """
+    n = len(per_problem)
+    if n == 0:
+        return (0.0, 1.0)
+    mean = sum(per_problem) / n
+    var = sum((x - mean) ** 2 for x in per_problem) / (n - 1) if n > 1 else 0.0
+    if k <= 1 or var == 0.0:  # all problems alike (e.g. all 0): the normal interval would collapse
+        return wilson_ci95(sum(per_problem), n)
+    half = 1.959963984540054 * math.sqrt(var / n)
+    return (max(0.0, mean - half), min(1.0, mean + half))
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k for one problem with n samples of which c are correct (Chen et al. 2021).
 
@@ -129,6 +159,7 @@ def summarize(samples: pd.DataFrame, pass_ks: Iterable[int] = (1,), mode: str | 
     else:
         clusters_by_problem = None
 
+    per_problem_pass1: list[float] = []
     pass_sums = {x: 0.0 for x in ks}
     pass_counts = {x: 0 for x in ks}
     cons_sum, cons_count = 0, 0
@@ -144,6 +175,7 @@ def summarize(samples: pd.DataFrame, pass_ks: Iterable[int] = (1,), mode: str | 
         n_graded_problems += 1
         n_graded_samples += len(graded)
         n, c = len(graded), sum(graded)
+        per_problem_pass1.append(c / n)
         for x in ks:
             if x <= n:
                 pass_sums[x] += pass_at_k(n, c, x)
@@ -165,6 +197,8 @@ def summarize(samples: pd.DataFrame, pass_ks: Iterable[int] = (1,), mode: str | 
     }
     for x in ks:
         out[f"pass@{x}"] = mean_or_none(pass_sums[x], pass_counts[x])
+    lo, hi = pass1_ci95(per_problem_pass1, k) if per_problem_pass1 else (None, None)
+    out["pass@1_ci95_lo"], out["pass@1_ci95_hi"] = lo, hi
     out[f"cons@{k}"] = mean_or_none(cons_sum, cons_count) if clusters_by_problem is not None else None
     tokens = pd.to_numeric(df["n_tokens"])
     out["mean_length"] = float(tokens.mean())

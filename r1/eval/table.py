@@ -45,6 +45,7 @@ BENCHMARK_ALIASES = {
 }
 
 LEADING_COLUMNS = ["model", "benchmark", "n_problems", "k"]
+CI_COLUMNS = ["pass@1_ci95_lo", "pass@1_ci95_hi"]
 TRAILING_COLUMNS = [
     "mean_length",
     "median_length",
@@ -119,7 +120,7 @@ def build_table(
         if key in seen:
             raise ValueError(f"build_table: two summaries for model={key[0]!r} benchmark={key[1]!r}")
         seen.add(key)
-        row = {c: s.get(c) for c in LEADING_COLUMNS + TRAILING_COLUMNS}
+        row = {c: s.get(c) for c in LEADING_COLUMNS + CI_COLUMNS + TRAILING_COLUMNS}
         row.update({c: v for c, v in s.items() if re.fullmatch(r"(pass|cons)@\d+", c)})
         pm = paper_model_for(s, paper_models)
         bkey = benchmark_key(s["benchmark"])
@@ -129,11 +130,19 @@ def build_table(
         rows.append(row)
 
     df = pd.DataFrame(rows)
-    pass_cols = sorted((c for c in df.columns if c.startswith("pass@")), key=_metric_k)
+    pass_cols = sorted((c for c in df.columns if re.fullmatch(r"pass@\d+", c)), key=_metric_k)
     cons_cols = sorted((c for c in df.columns if c.startswith("cons@")), key=_metric_k)
     paper_cols = ["paper_model"] + [f"paper_{m}" for m in PAPER_METRICS]
-    df = df[LEADING_COLUMNS + pass_cols + cons_cols + TRAILING_COLUMNS + paper_cols]
-    for c in pass_cols + cons_cols + [f"paper_{m}" for m in PAPER_METRICS]:
+    df = df[
+        LEADING_COLUMNS
+        + pass_cols[:1]
+        + CI_COLUMNS
+        + pass_cols[1:]
+        + cons_cols
+        + TRAILING_COLUMNS
+        + paper_cols
+    ]
+    for c in pass_cols + CI_COLUMNS + cons_cols + [f"paper_{m}" for m in PAPER_METRICS]:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df.reset_index(drop=True)
 

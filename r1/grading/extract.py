@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-DEFAULT_CHAIN: tuple[str, ...] = ("answer_tag", "boxed", "gsm8k", "answer_is")
+DEFAULT_CHAIN: tuple[str, ...] = ("answer_tag", "boxed", "gsm8k", "answer_is", "bare")
 
 _MAX_BOXED_TRIES = 8
 _BRACE = re.compile(r"[{}]")
@@ -112,11 +112,24 @@ def _answer_is(text: str) -> str | None:
     return ans or None
 
 
+_BARE = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def _bare(text: str) -> str | None:
+    """The whole completion is one number (e.g. "42" or "-7." when asked for the number only)."""
+    s = text.strip()
+    if len(s) > 40:
+        return None
+    s = s.rstrip(".").strip()
+    return s if _BARE.fullmatch(s) else None
+
+
 EXTRACTORS: dict[str, Callable[[str], str | None]] = {
     "answer_tag": _answer_tag,
     "boxed": last_boxed,
     "gsm8k": _gsm8k,
     "answer_is": _answer_is,
+    "bare": _bare,
 }
 
 

@@ -451,6 +451,9 @@ class GraderPool:
 
 
 def default_workers() -> int:
+    """Grader processes: $R1_GRADER_WORKERS, else one per usable core."""
+    if os.environ.get("R1_GRADER_WORKERS"):
+        return max(1, int(os.environ["R1_GRADER_WORKERS"]))
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

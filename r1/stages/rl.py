@@ -20,4 +20,5 @@ def rl(job: JobSpec) -> None:
         metrics_out=job.out("metrics"),
         seed=job.seed,
         fp=job_fingerprint(job),
+        heldout=job.params.get("heldout"),
     )

@@ -33,4 +33,6 @@ def sft(job: JobSpec) -> None:
         metrics_out=job.out("metrics"),
         seed=job.seed,
         fp=job_fingerprint(job),
+        heldout=job.params.get("heldout"),
+        grading=job.params.get("grading"),
     )

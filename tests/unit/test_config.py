@@ -88,6 +88,11 @@ def test_shipped_configs_validate(overlays):
             lambda c: c["rl_zero"].update(enabled=False),
             "cold_start: starts from 'rl_zero', which does not run",
         ),
+        (
+            lambda c: c["sft"].update(heldout={"benchmarks": ["gsm8kk"]}),
+            "sft.heldout.benchmarks.0: 'gsm8kk' is not a benchmark",
+        ),
+        (lambda c: c["rl_zero"].update(heldout={"every_step": 5}), "rl_zero.heldout.every_step"),
     ],
 )
 def test_every_problem_names_its_key(mutate, key):

@@ -62,7 +62,11 @@ def test_extract_chain_order_and_validation():
     assert extract_answer(text) == "1"
     assert extract_answer(text, ("boxed", "answer_tag")) == "2"
     assert extract_answer("The answer is 3", ("boxed",)) is None
-    assert DEFAULT_CHAIN == ("answer_tag", "boxed", "gsm8k", "answer_is")
+    assert DEFAULT_CHAIN == ("answer_tag", "boxed", "gsm8k", "answer_is", "bare")
+    # bare: only a completion that is one number as a whole (asked for "the number only")
+    assert extract_answer(" -7. ") == "-7"
+    assert extract_answer("12 apples") is None
+    assert extract_answer("x = 12") is None
     with pytest.raises(ValueError, match="known"):
         extract_answer("x", ("nope",))
 

@@ -26,6 +26,7 @@ def test_registry_and_build():
         "language_consistency",
         "repetition",
         "overlong",
+        "random",
         "readability",
     }
     funcs, weights = build_reward_funcs(

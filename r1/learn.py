@@ -1,0 +1,319 @@
+"""Learning experiments: does a stage make the model reason better? (docs/results.md)
+
+An experiment (configs/learn/experiments.yaml) is a set of arms; an arm is an ordinary r1 DAG run — the same
+Snakefile, a stack of config overlays, one working directory `runs/<experiment>/<arm>/` — whose training stage
+logs held-out accuracy during training (r1/heldout.py). Arms of one experiment share the seed and the step
+budget and differ only in what the experiment compares (rewards, the cold start, distillation, ...).
+
+    python -m r1 learn run E1 --device gpu --minutes 9      # all arms side by side, stopped after 9 minutes
+    python -m r1 learn run E1 --device gpu                  # again: every arm resumes from its checkpoint
+    python -m r1 learn report --runs runs --out docs/results
+
+`run` starts every arm at once (on one GPU they share it; with --max-parallel they queue), stops them after
+`--minutes` (SIGINT: Snakemake stops its jobs; checkpoints are kept), and a later `run` resumes each arm from
+its last checkpoint — runs proceed in resumable chunks. `report` reads every arm's held-out curve and final
+evaluation into docs/results/learning.json and the curve plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = ROOT / "configs" / "learn" / "experiments.yaml"
+
+
+def load_experiments(path: Path = EXPERIMENTS) -> dict:
+    with open(path) as f:
+        exps = yaml.safe_load(f)
+    for name, e in exps.items():
+        for key in ("stage", "target", "configs", "arms"):
+            if key not in e:
+                raise ValueError(f"{path}: experiment {name}: missing key {key!r}")
+        for arm, files in e["arms"].items():
+            for f_ in list(e["configs"]) + list(files or []):
+                if not (ROOT / f_).exists():
+                    raise ValueError(f"{path}: experiment {name}, arm {arm}: config file {f_} does not exist")
+    return exps
+
+
+def arm_configs(exp: dict, arm: str, device: str, extra: list[str]) -> list[str]:
+    dev = exp.get("device_configs", {}).get(device, [])
+    files = ["config.yaml", *dev, *exp["configs"], *(exp["arms"][arm] or []), *extra]
+    return [str(ROOT / f) if not os.path.isabs(f) else f for f in files]
+
+
+def snakemake_argv(
+    exp: dict, arm: str, device: str, workdir: Path, cores: int, extra: list[str]
+) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *arm_configs(exp, arm, device, extra),
+        "--cores",
+        str(cores),
+        "--rerun-incomplete",
+        "--scheduler",
+        "greedy",
+        "--nolock",
+    ]
+    if device == "gpu":
+        argv += ["--resources", "gpu=2"]
+    return argv + exp["target"].split()
+
+
+def run(args) -> int:
+    exps = load_experiments()
+    if args.experiment not in exps:
+        raise SystemExit(f"unknown experiment {args.experiment!r}; known: {sorted(exps)}")
+    exp = exps[args.experiment]
+    arms = args.arms.split(",") if args.arms else list(exp["arms"])
+    for a in arms:
+        if a not in exp["arms"]:
+            raise SystemExit(f"experiment {args.experiment}: unknown arm {a!r}; known: {list(exp['arms'])}")
+    base = Path(args.runs) / args.experiment
+    procs: dict[str, subprocess.Popen] = {}
+    pending = list(arms)
+    t0 = time.time()
+    deadline = t0 + args.minutes * 60 if args.minutes else None
+    status: dict[str, str] = {}
+    while pending or procs:
+        while pending and len(procs) < (args.max_parallel or len(arms)):
+            arm = pending.pop(0)
+            wd = base / arm
+            wd.mkdir(parents=True, exist_ok=True)
+            argv = snakemake_argv(exp, arm, args.device, wd.resolve(), args.cores, args.config or [])
+            (wd / "command.txt").write_text(" ".join(argv) + "\n")
+            logf = open(wd / "learn.log", "a")
+            logf.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
+            logf.flush()
+            procs[arm] = subprocess.Popen(
+                argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            )
+            print(f"[learn] {args.experiment}/{arm}: started (log {wd / 'learn.log'})", flush=True)
+        for arm, p in list(procs.items()):
+            if p.poll() is not None:
+                status[arm] = "done" if p.returncode == 0 else f"failed (rc {p.returncode})"
+                print(
+                    f"[learn] {args.experiment}/{arm}: {status[arm]} after {time.time() - t0:.0f} s",
+                    flush=True,
+                )
+                del procs[arm]
+        if deadline and time.time() > deadline:
+            for p in procs.values():
+                os.killpg(p.pid, signal.SIGINT)  # Snakemake stops its jobs; checkpoints stay
+            for arm, p in procs.items():
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+                status[arm] = "stopped at the time limit (resumes on the next run)"
+                print(f"[learn] {args.experiment}/{arm}: {status[arm]}", flush=True)
+            procs.clear()
+            for arm in pending:
+                status[arm] = "not started (time limit)"
+            pending.clear()
+        time.sleep(2)
+    (base / "status.json").write_text(json.dumps(status, indent=1) + "\n")
+    return 0 if all(s == "done" for s in status.values()) else 3
+
+
+# ---------------------------------------------------------------- report
+
+
+def _curve(metrics: Path) -> list[dict]:
+    from r1.heldout import read_curve
+
+    return read_curve(metrics) if metrics.exists() else []
+
+
+def _checkpoint_metrics(wd: Path, stage: str) -> Path:
+    done = wd / "results" / stage / "metrics.jsonl"
+    return done if done.exists() else wd / "results" / stage / "checkpoints" / "metrics.jsonl"
+
+
+def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
+    """One record per (experiment, arm, held-out benchmark) from the runs on disk."""
+    records = []
+    for name, exp in exps.items():
+        for arm in exp["arms"]:
+            wd = runs / name / arm
+            if not wd.exists():
+                continue
+            curve = _curve(_checkpoint_metrics(wd, exp["stage"]))
+            if not curve:
+                continue
+            benches = sorted({k.split("/")[1] for r in curve for k in r if k.startswith("heldout/")})
+            first, last = curve[0], curve[-1]
+            cmd = (wd / "command.txt").read_text().strip() if (wd / "command.txt").exists() else ""
+            bench_tsv = wd / "benchmarks" / exp["stage"] / f"{exp['stage']}.tsv"
+            wall = None
+            if bench_tsv.exists():
+                lines = bench_tsv.read_text().splitlines()
+                wall = float(lines[-1].split("\t")[0]) if len(lines) > 1 else None
+            for b in benches:
+                key = f"heldout/{b}"
+                if f"{key}/pass@1" not in first or f"{key}/pass@1" not in last:
+                    continue
+                records.append(
+                    {
+                        "name": name,
+                        "arm": arm,
+                        "device": device,
+                        "model": exp.get("model", "SmolLM2-135M-Instruct"),
+                        "stage": exp["stage"],
+                        "heldout": b,
+                        "n_heldout": int(last[f"{key}/n"]),
+                        "base_acc": first[f"{key}/pass@1"],
+                        "final_acc": last[f"{key}/pass@1"],
+                        "base_ci95": [first[f"{key}/ci95_lo"], first[f"{key}/ci95_hi"]],
+                        "final_ci95": [last[f"{key}/ci95_lo"], last[f"{key}/ci95_hi"]],
+                        "base_answered": first.get(f"{key}/answered"),
+                        "final_answered": last.get(f"{key}/answered"),
+                        "steps": int(last["step"]),
+                        "wall_s": wall,
+                        "finished": (wd / "results" / exp["stage"] / "manifest.json").exists(),
+                        "command": f"python -m r1 learn run {name} --device {device} --arms {arm}",
+                        "snakemake": cmd,
+                        "commit": commit,
+                        "curve": [
+                            {
+                                "step": r["step"],
+                                "pass@1": r[f"{key}/pass@1"],
+                                "ci95": [r[f"{key}/ci95_lo"], r[f"{key}/ci95_hi"]],
+                            }
+                            for r in curve
+                            if f"{key}/pass@1" in r
+                        ],
+                    }
+                )
+    return records
+
+
+def plot(records: list[dict], out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for name in sorted({r["name"] for r in records}):
+        recs = [r for r in records if r["name"] == name]
+        benches = sorted({r["heldout"] for r in recs})
+        fig, axes = plt.subplots(1, len(benches), figsize=(4.2 * len(benches), 3.4), squeeze=False)
+        for ax, b in zip(axes[0], benches, strict=True):
+            for r in (r for r in recs if r["heldout"] == b):
+                xs = [p["step"] for p in r["curve"]]
+                ys = [100 * p["pass@1"] for p in r["curve"]]
+                lo = [100 * p["ci95"][0] for p in r["curve"]]
+                hi = [100 * p["ci95"][1] for p in r["curve"]]
+                (line,) = ax.plot(xs, ys, marker=".", label=r["arm"])
+                ax.fill_between(xs, lo, hi, alpha=0.15, color=line.get_color())
+            ax.set_title(f"{name}: held-out {b}")
+            ax.set_xlabel(f"{recs[0]['stage']} optimizer step")
+            ax.set_ylabel("pass@1 (%), 95% CI")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out_dir / f"learning_{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def report(args) -> int:
+    exps = load_experiments()
+    runs = Path(args.runs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    commit = (
+        args.commit
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+    )
+    records = collect(runs, exps, commit, args.device)
+    if not records:
+        print(f"no held-out curves under {runs}", file=sys.stderr)
+        return 1
+    target = out / args.name
+    old = json.loads(target.read_text())["experiments"] if target.exists() and args.merge else []
+    keep = [
+        r
+        for r in old
+        if (r["name"], r["arm"], r["heldout"], r["device"])
+        not in {(r["name"], r["arm"], r["heldout"], r["device"]) for r in records}
+    ]
+    allrec = keep + records
+    target.write_text(json.dumps({"experiments": allrec}, indent=1) + "\n")
+    for p in plot([r for r in allrec if r["device"] == args.device], out):
+        print(f"wrote {p}")
+    print(f"wrote {target}")
+    print(markdown_table(records))
+    return 0
+
+
+def markdown_table(records: list[dict]) -> str:
+    def pct(x):
+        return f"{100 * x:.1f}"
+
+    lines = [
+        "| exp | arm | held-out (n) | steps | base pass@1 [95% CI] | final pass@1 [95% CI] | Δ (points) |",
+        "|---|---|---|---:|---|---|---:|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['name']} | {r['arm']} | {r['heldout']} ({r['n_heldout']}) | {r['steps']} | "
+            f"{pct(r['base_acc'])} [{pct(r['base_ci95'][0])}, {pct(r['base_ci95'][1])}] | "
+            f"{pct(r['final_acc'])} [{pct(r['final_ci95'][0])}, {pct(r['final_ci95'][1])}] | "
+            f"{100 * (r['final_acc'] - r['base_acc']):+.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m r1 learn", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run (or resume) an experiment's arms")
+    r.add_argument("experiment")
+    r.add_argument("--device", choices=["gpu", "cpu"], default="gpu")
+    r.add_argument("--arms", help="comma-separated subset of arms")
+    r.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
+    r.add_argument("--runs", default="runs")
+    r.add_argument("--cores", type=int, default=2, help="Snakemake --cores per arm")
+    r.add_argument("--max-parallel", type=int, default=0, help="arms at once (default: all)")
+    r.add_argument("--config", nargs="*", help="extra config overlays for every arm (e.g. a base_model path)")
+    p = sub.add_parser("report", help="collect held-out curves into learning.json + plots")
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--out", default="docs/results")
+    p.add_argument("--name", default="learning.json")
+    p.add_argument("--device", default="gpu")
+    p.add_argument("--commit")
+    p.add_argument("--merge", action="store_true", help="keep other records already in the file")
+    return ap
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return run(args) if args.cmd == "run" else report(args)
