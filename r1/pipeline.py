@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from r1.codedeps import ROOT, code_files, module_closure
+from r1.codedeps import ROOT, code_files, function_closure
 
 KINDS = ("base", "data", "rl", "sft", "sample", "distill", "eval", "report")
 STUDENTS = "students"  # in eval.models: every distilled student
@@ -206,9 +206,10 @@ def check_table(stages=STAGES) -> None:
             raise StageTableError(f"{where}: dataset {s.dataset!r} is not an earlier stage")
         if s.kind in ("rl", "sft") and not (s.model and s.section and s.parent):
             raise StageTableError(f"{where}: an {s.kind} stage needs a model, a config section and a parent")
-        module = s.entry.partition(":")[0]
-        if not module_closure(module):  # pragma: no cover - module_closure raises first
-            raise StageTableError(f"{where}: {s.entry} is not an r1 module")
+        try:
+            function_closure(s.entry)
+        except ValueError as e:
+            raise StageTableError(f"{where}: target {e}") from None
         if s.model:
             seen_models.add(s.model)
         seen_rules[s.rule] = s

@@ -38,6 +38,7 @@ def test_the_table_is_well_formed_and_every_target_exists():
             pipeline.sft_stage("sft_x", parent="base", dataset="later"),
             "dataset 'later' is not an earlier stage",
         ),
+        (pipeline.Stage("x", "eval", target="r1.stages.eval:nothing"), "defines no nothing"),
     ],
 )
 def test_a_bad_row_is_refused_naming_it(bad, message):
