@@ -27,6 +27,7 @@ def _sort_keys(obj):
     return obj
 
 
+pipeline.check_table()  # the stage table is well formed (r1/pipeline.py)
 # Every key checked (types, unknown keys, trl: keys, rewards, paths, cross-field rules), defaults filled in,
 # relative paths resolved (working directory, then this checkout): see r1/config.py.
 _validated = _sort_keys(validate_config(config, "config"))
