@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout holding the r1 pac
 PACKAGE = "r1"
 
 
+@functools.cache
 def module_file(name: str) -> Path | None:
     """The file of r1 module `name` (a package's `__init__.py`), or None for anything outside r1."""
     parts = name.split(".")
@@ -42,11 +43,24 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _import_statements(nodes):
+    """The import statements among `nodes` and the statements nested in them (expressions are skipped)."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+            continue
+        for value in node.__dict__.values():
+            if isinstance(value, list):
+                stack += [v for v in value if isinstance(v, (ast.stmt, ast.excepthandler, ast.match_case))]
+
+
 def _imports(nodes, module: str) -> set[str]:
     """r1 modules that the import statements among `nodes` (searched recursively) may run."""
     is_package = module_file(module) is not None and module_file(module).name == "__init__.py"
     names: set[str] = set()
-    for node in (n for top in nodes for n in ast.walk(top)):
+    for node in _import_statements(nodes):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -62,6 +76,11 @@ def _imports(nodes, module: str) -> set[str]:
 
 
 @functools.cache
+def _module_imports(name: str) -> frozenset[str]:
+    return frozenset(_imports(_tree(module_file(name)).body, name))
+
+
+@functools.cache
 def module_closure(module: str) -> frozenset[str]:
     """`module` and every r1 module it may import, transitively (all imports of each module)."""
     seen: set[str] = set()
@@ -71,7 +90,7 @@ def module_closure(module: str) -> frozenset[str]:
         if name in seen:
             continue
         seen.add(name)
-        todo += _imports([_tree(module_file(name))], name) - seen
+        todo += _module_imports(name) - seen
     return frozenset(seen)
 
 
@@ -109,3 +128,9 @@ def code_files(target: str, relative_to: Path | None = ROOT) -> list[str]:
     """Sorted source files of `function_closure(target)`, relative to `relative_to` (None: absolute)."""
     files = {module_file(m) for m in function_closure(target)}
     return sorted(str(f.relative_to(relative_to)) if relative_to else str(f) for f in files)
+
+
+def clear_caches() -> None:
+    """Forget every parsed file (for a process that edits r1's sources, e.g. a test)."""
+    for f in (module_file, _tree, _module_imports, module_closure):
+        f.cache_clear()

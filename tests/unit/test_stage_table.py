@@ -112,11 +112,11 @@ def test_function_closure_follows_relative_lazy_and_submodule_imports(tmp_path, 
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     monkeypatch.setattr(codedeps, "ROOT", tmp_path)
-    codedeps.module_closure.cache_clear()
+    codedeps.clear_caches()
     try:
         assert codedeps.function_closure("r1.e:f") == {"r1", "r1.e", "r1.a", "r1.b", "r1.sub", "r1.sub.c"}
         assert codedeps.function_closure("r1.e:g") == {"r1", "r1.e", "r1.d", "r1.sub"}
         with pytest.raises(ValueError, match="defines no nothing"):
             codedeps.function_closure("r1.e:nothing")
     finally:
-        codedeps.module_closure.cache_clear()
+        codedeps.clear_caches()
