@@ -94,6 +94,7 @@ def module_closure(module: str) -> frozenset[str]:
     return frozenset(seen)
 
 
+@functools.cache
 def function_closure(target: str) -> frozenset[str]:
     """r1 modules that `module:function` may run: see the module docstring."""
     module, _, func = target.partition(":")
@@ -132,5 +133,5 @@ def code_files(target: str, relative_to: Path | None = ROOT) -> list[str]:
 
 def clear_caches() -> None:
     """Forget every parsed file (for a process that edits r1's sources, e.g. a test)."""
-    for f in (module_file, _tree, _module_imports, module_closure):
+    for f in (module_file, _tree, _module_imports, module_closure, function_closure):
         f.cache_clear()

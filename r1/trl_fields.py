@@ -37,20 +37,30 @@ def _source(module: str) -> Path | None:
     return None
 
 
-def _class_fields(module: str, name: str) -> set[str]:
+@functools.cache
+def _parse(module: str) -> ast.Module:
     path = _source(module)
     if path is None:
         raise LookupError(module)
-    tree = ast.parse(path.read_text())
+    return ast.parse(path.read_text())
+
+
+def _is_classvar(annotation: ast.expr) -> bool:
+    node = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+    return (isinstance(node, ast.Name) and node.id == "ClassVar") or (
+        isinstance(node, ast.Attribute) and node.attr == "ClassVar"
+    )
+
+
+def _class_fields(module: str, name: str) -> set[str]:
+    tree = _parse(module)
     cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
     if cls is None:
         raise LookupError(f"{module}.{name}")
     fields = {
         n.target.id
         for n in cls.body
-        if isinstance(n, ast.AnnAssign)
-        and isinstance(n.target, ast.Name)
-        and "ClassVar" not in ast.unparse(n.annotation)
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and not _is_classvar(n.annotation)
     }
     imports = {}
     for node in tree.body:
