@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout holding the r1 package
@@ -35,7 +36,11 @@ def module_file(name: str) -> Path | None:
 
 @functools.cache
 def _tree(path: Path) -> ast.Module:
-    return ast.parse(path.read_text(), filename=str(path))
+    gc.disable()  # parsing allocates many objects: a collection pass over the caller's heap is the slow part
+    try:
+        return ast.parse(path.read_text(), filename=str(path))
+    finally:
+        gc.enable()
 
 
 def _with_parents(name: str) -> list[str]:
