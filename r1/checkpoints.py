@@ -38,6 +38,18 @@ def checkpoint_dir(job) -> str:
     return str(Path(job.out("model")).parent / "checkpoints")
 
 
+def run_outputs(job) -> dict:
+    """The keyword arguments every trainer takes from its job: where it checkpoints and writes, its seed and
+    fingerprint (r1.grpo.train_grpo, r1.train.train_sft, r1.train.train_gkd)."""
+    return {
+        "work_dir": checkpoint_dir(job),
+        "model_out": job.out("model"),
+        "metrics_out": job.out("metrics"),
+        "seed": job.seed,
+        "fp": job_fingerprint(job),
+    }
+
+
 def job_fingerprint(job) -> str:
     """fingerprint() of a job (r1.rulekit.JobSpec): its params and every input except the r1 source files."""
     return fingerprint(job.params, [p for name, ps in job.input.items() if name != "code" for p in ps])

@@ -65,7 +65,7 @@ def distill_dataset(job: JobSpec) -> None:
 
 def distill_student(job: JobSpec) -> None:
     """Initialise one student (HF dir or random init, the teacher's tokenizer), then SFT or logit KD."""
-    from r1.checkpoints import checkpoint_dir, job_fingerprint
+    from r1.checkpoints import run_outputs
     from r1.models import prepare_student
     from r1.train import train_gkd, train_sft
 
@@ -78,11 +78,7 @@ def distill_student(job: JobSpec) -> None:
         dataset_parquets=[job.inp("dataset")],
         stage_cfg=cfg,
         stage=f"distill_{student['name']}",
-        work_dir=checkpoint_dir(job),
-        model_out=job.out("model"),
-        metrics_out=job.out("metrics"),
-        seed=job.seed,
-        fp=job_fingerprint(job),
+        **run_outputs(job),
     )
     if cfg["method"] == "gkd":
         train_gkd(model_dir=str(init_dir), teacher_dir=job.inp("teacher"), gkd_cfg=cfg["gkd"], **common)

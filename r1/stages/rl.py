@@ -6,7 +6,7 @@ from r1.rulekit import JobSpec
 
 
 def rl(job: JobSpec) -> None:
-    from r1.checkpoints import checkpoint_dir, job_fingerprint
+    from r1.checkpoints import run_outputs
     from r1.grpo import train_grpo
 
     train_grpo(
@@ -15,10 +15,6 @@ def rl(job: JobSpec) -> None:
         stage_cfg=job.cfg,
         stage=job.rule,
         grading=job.params["grading"],
-        work_dir=checkpoint_dir(job),
-        model_out=job.out("model"),
-        metrics_out=job.out("metrics"),
-        seed=job.seed,
-        fp=job_fingerprint(job),
         heldout=job.params.get("heldout"),
+        **run_outputs(job),
     )

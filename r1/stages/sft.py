@@ -9,7 +9,7 @@ from r1.rulekit import JobSpec
 
 
 def sft(job: JobSpec) -> None:
-    from r1.checkpoints import checkpoint_dir, job_fingerprint
+    from r1.checkpoints import run_outputs
     from r1.data import decontaminate_rows
     from r1.sft_data import read_sft_files
     from r1.train import train_sft
@@ -28,11 +28,7 @@ def sft(job: JobSpec) -> None:
         dataset_parquets=datasets,
         stage_cfg=job.cfg,
         stage=job.rule,
-        work_dir=checkpoint_dir(job),
-        model_out=job.out("model"),
-        metrics_out=job.out("metrics"),
-        seed=job.seed,
-        fp=job_fingerprint(job),
         heldout=job.params.get("heldout"),
         grading=job.params.get("grading"),
+        **run_outputs(job),
     )
