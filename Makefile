@@ -34,6 +34,7 @@ audit: install
 
 test: install
 	$(VENV)/bin/ruff check r1 tests bench scripts
+	$(VENV)/bin/ruff format --check r1 tests bench scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules/
 	$(PY) scripts/lint_workflow.py --configfile config.yaml tests/configs/tiny.yaml
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
