@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from r1.decontam import DEFAULT_MIN_OVERLAP, PAPER_NGRAM
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ["id", "source", "problem", "answer", "domain", "difficulty", "language"]
@@ -35,7 +37,7 @@ def stable_int(*parts) -> int:
 # gsm_symbolic is GSM-Symbolic (Mirzadeh et al. 2024): templates written from GSM8K test questions; a 10-gram
 # filter catches ~60% of its rows, the rest are the same questions with new names and numbers.
 TEMPLATED_FROM = {"gsm_symbolic": "gsm8k"}
-DEFAULT_MIN_OVERLAP = 0.5
+GENERATED_ROWS = 100  # rows a procedural / reasoning_gym source generates when its `size` is unset
 
 
 def _read_table(path: str) -> list[dict]:
@@ -128,7 +130,7 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
     if spec["kind"] == "procedural":
         rows = procedural_rows(
             spec.get("generator", "arithmetic"),
-            spec.get("size", 100),
+            spec.get("size") or GENERATED_ROWS,
             source_seed,
             **spec.get("options", {}),
         )
@@ -137,7 +139,7 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
 
         ds = reasoning_gym.create_dataset(
             spec["generator"],
-            size=spec.get("size", 100),
+            size=spec.get("size") or GENERATED_ROWS,
             seed=source_seed,
             **spec.get("options", {}),
         )
@@ -204,26 +206,6 @@ def templated_from(spec: dict, benchmark_names: list[str]) -> str | None:
     return origin if origin in benchmark_names else None
 
 
-def check_source_files(config: dict) -> None:
-    """At workflow load: every file a config names exists, else an error naming the key and where to get it.
-    MATH and AIME are not shipped (MAA / AoPS content): docs/data.md says where to get them."""
-    missing = []
-    for section, key in (("data", "sources"), ("cold_start", "seed_sources")):
-        for i, s in enumerate(config.get(section, {}).get(key) or []):
-            if s.get("kind") == "file" and not Path(s["path"]).is_file():
-                missing.append(f"{section}.{key}[{i}] ({s['name']}).path: {s['path']} not found")
-    for i, b in enumerate(config.get("benchmarks", [])):
-        if not Path(b["path"]).is_file():
-            missing.append(f"benchmarks[{i}] ({b['name']}).path: {b['path']} not found")
-    if missing:
-        raise FileNotFoundError(
-            "config names data files that do not exist:\n  "
-            + "\n  ".join(missing)
-            + "\nMATH and AIME are not shipped with r1 (their problems are MAA / AoPS content): docs/data.md "
-            "says where to get them and which path each overlay config expects."
-        )
-
-
 def procedural_rows(
     generator: str,
     size: int,
@@ -283,7 +265,7 @@ def benchmark_items(benchmark_specs: list[dict]) -> dict[str, str]:
     """Every benchmark's full problem set as eval items, not only the `limit` rows we evaluate on: each
     question as `<benchmark>:<id>` and, where the spec names a `solution_field` (the paper filters both),
     its solution as `<benchmark>:<id>:solution` (a separate item, so that overlap fractions are per text)."""
-    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark, read_rows
+    from r1.benchmarks import BenchmarkSpec, load_benchmark, read_rows
 
     items = {}
     for b in benchmark_specs:
@@ -306,14 +288,18 @@ def benchmark_index(benchmark_specs: list[dict], ngram: int):
 
 
 def decontaminate_rows(df: pd.DataFrame, text_columns: str | list[str], decontam: dict):
-    """Drop rows whose text columns overlap an eval benchmark (see r1/decontam.py); return (kept, contaminated)."""
+    """(kept, contaminated): rows whose text columns overlap an eval benchmark (r1/decontam.py: word n-grams,
+    `min_overlap`) are reported in `contaminated` (with the benchmark item and whether they were dropped)
+    and, with `drop`, dropped. `drop: false` means what it means for the prompt data (build_dataset):
+    checked and reported, but kept."""
     from r1.decontam import find_contamination
 
     columns = [text_columns] if isinstance(text_columns, str) else list(text_columns)
-    if df.empty or not decontam.get("drop", True):
-        return df, df.iloc[0:0].assign(benchmark_id=[])
-    index = benchmark_index(decontam["benchmarks"], decontam.get("ngram", 10))
-    min_overlap = decontam.get("min_overlap", DEFAULT_MIN_OVERLAP)
+    if df.empty:
+        return df, df.assign(benchmark_id=[], dropped=[])
+    n, drop = decontam["ngram"], decontam["drop"]
+    index = benchmark_index(decontam["benchmarks"], n)
+    min_overlap = decontam["min_overlap"]
     matches = [
         next((m for c in columns if (m := find_contamination(row[c], index, min_overlap=min_overlap))), None)
         for _, row in df.iterrows()
@@ -321,12 +307,14 @@ def decontaminate_rows(df: pd.DataFrame, text_columns: str | list[str], decontam
     hit = pd.Series([m is not None for m in matches], index=df.index)
     if hit.any():
         log.warning(
-            "decontamination: dropped %d/%d rows of %s overlapping eval benchmarks",
+            "decontamination: %s %d/%d rows of %s overlapping eval benchmarks",
+            "dropped" if drop else "kept (drop: false)",
             int(hit.sum()),
             len(df),
             columns,
         )
-    return df[~hit].reset_index(drop=True), df[hit].assign(benchmark_id=[m for m in matches if m is not None])
+    contaminated = df[hit].assign(benchmark_id=[m for m in matches if m is not None], dropped=drop)
+    return (df[~hit] if drop else df).reset_index(drop=True), contaminated
 
 
 def normalized_problem(text: str) -> str:
@@ -338,7 +326,7 @@ def build_dataset(
     benchmark_specs: list[dict],
     seed: int,
     eval_fraction: float,
-    ngram: int = 10,
+    ngram: int = PAPER_NGRAM,
     drop_contaminated: bool = True,
     min_overlap: float = DEFAULT_MIN_OVERLAP,
 ):
@@ -439,7 +427,8 @@ SOURCE_TABLE_COLUMNS = [
 
 def source_table(data_stats: dict, cold_start_stats: dict | None = None) -> pd.DataFrame:
     """Row counts per data source: RL prompt sources (results/data/stats.json) and cold-start seed sources
-    (results/cold_start/stats.json), one row each. Shown by `python -m r1 audit` and the report's data table."""
+    (results/cold_start/stats.json), one row each. Shown by `python -m r1 audit` and the report's data
+    table."""
     rows = []
     for name, st in data_stats.get("sources", {}).items():
         rows.append(

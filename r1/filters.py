@@ -14,8 +14,7 @@ import re
 
 import pandas as pd
 
-from r1.readability import readability
-from r1.rewards import has_think_format, language_consistency, repetition_ratio, split_think
+from r1.text import has_think_format, language_consistency, readability, repetition_ratio, split_think
 
 CODE_BLOCK = re.compile(r"```")
 BOXED = re.compile(r"\\boxed\{")
@@ -41,7 +40,7 @@ def check_sample(row, filters: dict, prefilled: bool = False) -> str | None:
 
 
 def quality_reason(row, filters: dict, prefilled: bool = False) -> str | None:
-    """The first failed quality check (format, truncation, repetition, language, code, readability), or None."""
+    """The first failed quality check (format, truncation, repetition, language, code, readability)."""
     text = row["completion"]
     if filters.get("require_think_format", False) and not has_think_format(text, prefilled=prefilled):
         return "no_think_format"
@@ -98,11 +97,11 @@ def select_samples(
     if len(verified) + len(filled) < min_examples:
         raise TooFewSamples(
             f"{stage}: only {len(verified)} verified samples (of {counts['samples']}: {counts['incorrect']} "
-            f"incorrect, {counts['no_reference']} without a usable reference, {counts['failed_filters']} failing "
-            f"the quality filters)"
+            f"incorrect, {counts['no_reference']} without a usable reference, {counts['failed_filters']} "
+            f"failing the quality filters)"
             + (f", filled with {len(filled)} clean unreferenced samples" if fill == "unreferenced" else "")
-            + f"; {stage}.min_examples is {min_examples}. A sample the grader marked incorrect is never trained on. "
-            f"Sample more (num_prompts, samples_per_prompt), lower {stage}.min_examples"
+            + f"; {stage}.min_examples is {min_examples}. A sample the grader marked incorrect is never "
+            f"trained on. Sample more (num_prompts, samples_per_prompt), lower {stage}.min_examples"
             + (
                 ""
                 if fill == "unreferenced"
@@ -112,7 +111,7 @@ def select_samples(
         )
     if len(filled):
         log.warning(
-            "%s: %d verified samples < min_examples %d: filled %d samples without a reference (reference=False)",
+            "%s: %d verified samples < min_examples %d: filled %d samples without a reference (marked)",
             stage,
             len(verified),
             min_examples,
@@ -131,7 +130,7 @@ def drop_counts(filtered: pd.DataFrame) -> dict:
 
 
 def to_reasoning_summary(completion: str, extracted: str | None, prefilled: bool = False) -> str:
-    """Paper's cold-start format, as r1 writes it: `<think>\\nreasoning\\n</think>\\n\\nsummary` with a boxed answer."""
+    """The cold-start format: `<think>\\nreasoning\\n</think>\\n\\nsummary` with a boxed answer."""
     reasoning, summary = split_think(completion, prefilled=prefilled)
     if reasoning is None:
         reasoning, summary = completion, ""
@@ -142,9 +141,10 @@ def to_reasoning_summary(completion: str, extracted: str | None, prefilled: bool
 
 
 def sft_rows(kept: pd.DataFrame, prefilled: bool = False) -> pd.DataFrame:
-    """Kept samples → SFT pairs: prompt = the user's problem with its instruction (a row's `instruction`; ""
-    for none; the math instruction when absent), completion reformatted to `<think>reasoning</think> summary`; a sample without a
-    reference keeps its completion as generated. `verified` / `reference` columns are carried over."""
+    """Kept samples → SFT pairs: prompt = the user's problem with its instruction (a row's `instruction`;
+    "" for none; the math instruction when absent), completion reformatted to `<think>reasoning</think>
+    summary`; a sample without a reference keeps its completion as generated. `verified` / `reference`
+    columns are carried over."""
     from r1.prompts import MATH_INSTRUCTION, user_message
 
     instructions = [

@@ -2,8 +2,8 @@
 
     loss = alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + (1 - alpha) * CE(z_s, y)
 
-averaged over completion tokens (labels != -100; the prompt and padding carry no loss), where z_s / z_t are the
-student's / teacher's logits for the next token and y is the dataset's next token (the teacher's sampled
+averaged over completion tokens (labels != -100; the prompt and padding carry no loss), where z_s / z_t are
+the student's / teacher's logits for the next token and y is the dataset's next token (the teacher's sampled
 completion). T^2 keeps the soft term's gradient scale independent of T (Hinton et al. 2015).
 
 Why not TRL: GKDTrainer's loss is a generalised JSD between the two distributions with no hard-label term, and
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +53,8 @@ def kd_loss(
 
 
 def check_tokenizers_match(student, teacher) -> int:
-    """Raise unless the student's and teacher's tokenizers (objects or model directories) have the same vocabulary
-    and special tokens; return the vocabulary size (logits beyond it are padding rows and are cut)."""
+    """Raise unless the student's and teacher's tokenizers (objects or model directories) have the same
+    vocabulary and special tokens; return the vocabulary size (logits beyond it are padding rows, cut)."""
     from transformers import AutoTokenizer
 
     s = AutoTokenizer.from_pretrained(student) if isinstance(student, (str, Path)) else student
@@ -73,7 +71,8 @@ def check_tokenizers_match(student, teacher) -> int:
         raise ValueError(
             f"logit distillation needs one tokenizer for student and teacher: {student} vs {teacher}: "
             + "; ".join(problems)
-            + ". Use distill.method: sft (trains on the teacher's text), or a student with the teacher's tokenizer."
+            + ". Use distill.method: sft (trains on the teacher's text), or a student with the teacher's "
+            "tokenizer."
         )
     return len(s)
 
@@ -129,41 +128,40 @@ def train_kd(
     seed: int,
     fp: str,
 ) -> None:
-    """Logit KD of the student in `model_dir` from the teacher in `teacher_dir` on the SFT pairs (r1/train.py's
-    resume, metrics and atomic save)."""
+    """Logit KD of the student in `model_dir` from the teacher in `teacher_dir` on the SFT pairs (resume,
+    metrics and atomic save: r1.checkpoints.train_resumable)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig
 
-    from r1.train import _finish, _model_kwargs, make_args, metrics_callback, prepare_work_dir, sft_dataset
+    from r1.checkpoints import train_resumable
+    from r1.train import make_args, model_kwargs, read_datasets, sft_dataset
 
     vocab = check_tokenizers_match(model_dir, teacher_dir)
-    work = Path(work_dir)
-    resume = prepare_work_dir(work, fp)
-    df = pd.concat([pd.read_parquet(p) for p in dataset_parquets], ignore_index=True)
-    if df.empty:
-        raise ValueError(f"{stage}: the distillation dataset {dataset_parquets} is empty")
-    args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
-    alpha = kd_cfg.get("alpha", DEFAULT_ALPHA)
-    temperature = kd_cfg.get("temperature", DEFAULT_TEMPERATURE)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    log.info(
-        "%s: logit KD (alpha %s, T %s) on %d examples from %s",
-        stage,
-        alpha,
-        temperature,
-        len(df),
-        teacher_dir,
-    )
-    trainer = kd_trainer_class()(
-        model=AutoModelForCausalLM.from_pretrained(model_dir, **_model_kwargs()),
-        teacher_model=AutoModelForCausalLM.from_pretrained(teacher_dir, **_model_kwargs()),
-        alpha=alpha,
-        temperature=temperature,
-        vocab_size=vocab,
-        args=args,
-        train_dataset=sft_dataset(df).shuffle(seed=seed),
-        processing_class=tokenizer,
-        callbacks=[metrics_callback(work / "metrics.jsonl")],
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    _finish(trainer, tokenizer, work, model_out, metrics_out)
+    alpha, temperature = kd_cfg["alpha"], kd_cfg["temperature"]
+
+    def build(work: Path, callbacks: list):
+        df = read_datasets(dataset_parquets)
+        if df.empty:
+            raise ValueError(f"{stage}: the distillation dataset {dataset_parquets} is empty")
+        args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
+        log.info(
+            "%s: logit KD (alpha %s, T %s) on %d examples from %s",
+            stage,
+            alpha,
+            temperature,
+            len(df),
+            teacher_dir,
+        )
+        return kd_trainer_class()(
+            model=AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs()),
+            teacher_model=AutoModelForCausalLM.from_pretrained(teacher_dir, **model_kwargs()),
+            alpha=alpha,
+            temperature=temperature,
+            vocab_size=vocab,
+            args=args,
+            train_dataset=sft_dataset(df).shuffle(seed=seed),
+            processing_class=AutoTokenizer.from_pretrained(model_dir),
+            callbacks=callbacks,
+        )
+
+    train_resumable(build, work_dir=work_dir, fp=fp, model_out=model_out, metrics_out=metrics_out)

@@ -16,14 +16,14 @@ languages). The score is the product of four parts, each in [0, 1], so one bad p
   Only for English (`language`); 1 for other languages.
 - paragraphs: each paragraph (split at blank lines) scores 1 up to 150 words, falling to 0 at 400 (walls of
   text), averaged weighted by word count.
-- repetition: 1 while the repeated-trigram ratio (r1.rewards.repetition_ratio) is at most 0.3, falling
+- repetition: 1 while the repeated-trigram ratio (r1.text.repetition_ratio) is at most 0.3, falling
   linearly to 0 at 0.6 (99 % of GSM8K and MATH solutions are below 0.33; "Wait, let me check again." said
   three times is 0.62).
 
 A `<think>reasoning</think>summary` text is scored part by part and gets the lower score (a fixed summary such
 as "The answer is 5." must not lift nonsense reasoning); a part without prose words (a bare `\\boxed{5}`) is
-skipped. Text with no prose word scores 0. The cold-start threshold was set from the distribution of this score on
-human-written solutions (GSM8K train, MATH train): see docs/data.md, "Readability threshold".
+skipped. Text with no prose word scores 0. The cold-start threshold was set from the distribution of this
+score on human-written solutions (GSM8K train, MATH train): see docs/data.md, "Readability threshold".
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ _PARAGRAPH_SPLIT = re.compile(r"\n\s*\n")
 _TAGS = re.compile(r"</?(?:think|answer)>")
 _PROSE_WORD = re.compile(r"[^\W\d_]{2,}")
 # Math spans, found by one linear scan over delimiters (no backtracking regex: the text is untrusted).
-# Display environments (\\begin{align} ... \\end{align}) and Asymptote figures ([asy] ... [/asy]) are spans too.
+# Display environments (\\begin{align} ... \\end{align}) and Asymptote figures ([asy] ... [/asy]) are spans
+# too.
 # An inline `$...$` stays on one line and holds no run of prose words: GSM8K's `$` is currency ("earns $12 an
 # hour ... $10" is not math).
 _DELIM = re.compile(
@@ -135,7 +136,7 @@ def _weighted(parts: list[int], score) -> float | None:
 
 def readability_parts(text: str, language: str = "en") -> dict[str, float]:
     """The four parts of `readability` (see the module docstring)."""
-    from r1.rewards import repetition_ratio
+    from r1.text import repetition_ratio
 
     body = _split_math(_TAGS.sub("\n", text or ""))
     words = _prose_words(body)

@@ -29,7 +29,8 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
 
 
 def stage_of(path: str | Path) -> str:
-    """The stage a results file belongs to: results/<stage>/... (students: results/distill/students/<name>/...)."""
+    """The stage a results file belongs to: results/<stage>/... (students:
+    results/distill/students/<name>/...)."""
     p = Path(path)
     return p.parent.name if p.parent.name != "students" else p.parent.parent.name
 
@@ -104,7 +105,7 @@ def _page(title: str, body: str) -> str:
 
 
 def data_stats_table(stats: dict, cold_start_stats: dict | None = None) -> pd.DataFrame:
-    """One row per data source (RL prompts and cold-start seeds: r1.data.source_table) plus a total per use."""
+    """One row per data source (RL prompts and cold-start seeds: r1.data.source_table), a total per use."""
     from r1.data import SOURCE_TABLE_COLUMNS, source_table
 
     df = source_table(stats, cold_start_stats)
@@ -119,12 +120,12 @@ def data_stats_html(stats_path: str | Path, cold_start_stats_path: str | Path | 
     stats = json.loads(Path(stats_path).read_text())
     cold = json.loads(Path(cold_start_stats_path).read_text()) if cold_start_stats_path else None
     note = (
-        "<p>Quarantined rows (with the file, row, field and reason) are in <code>results/data/quarantine.parquet"
-        "</code>; rows dropped as near-duplicates of an eval benchmark item (word 10-grams, "
-        "<code>data.decontamination.min_overlap</code>) or as templates of one, with the matched item and the "
-        "overlap, in <code>results/data/contamination.parquet</code>. Cold-start seeds are human solutions "
-        "rewritten into the R1 format; <i>unreadable</i> ones fall below <code>cold_start.filters.min_readability"
-        "</code>.</p>"
+        "<p>Quarantined rows (with the file, row, field and reason) are in "
+        "<code>results/data/quarantine.parquet</code>; rows dropped as near-duplicates of an eval benchmark "
+        "item (word n-grams, <code>data.decontamination.min_overlap</code>) or as templates of one, with the "
+        "matched item and the overlap, in <code>results/data/contamination.parquet</code>. Cold-start seeds "
+        "are human solutions rewritten into the R1 format; <i>unreadable</i> ones fall below "
+        "<code>cold_start.filters.min_readability</code>.</p>"
     )
     return _page("Data by source", _html_table(data_stats_table(stats, cold), "per source") + note)
 
@@ -161,10 +162,10 @@ def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
 def yield_html(stage_stats: dict[str, str | Path]) -> str:
     note = (
         "<p><b>distill</b> is the teacher generation for the distilled students; "
-        "<i>verified rows</i> are grader-correct teacher samples. A sample the grader marked incorrect is never "
-        "trained on; with <code>fill: unreferenced</code>, samples of prompts without a reference answer fill "
-        "up to <code>min_examples</code> (<i>unreferenced rows</i>, marked <code>reference=false</code> in the "
-        "dataset).</p>"
+        "<i>verified rows</i> are grader-correct teacher samples. A sample the grader marked incorrect is "
+        "never trained on; with <code>fill: unreferenced</code>, samples of prompts without a reference "
+        "answer fill up to <code>min_examples</code> (<i>unreferenced rows</i>, marked "
+        "<code>reference=false</code> in the dataset).</p>"
     )
     return _page(
         "Generate-and-filter yield (cold start, rejection sampling, teacher generation)",
@@ -211,7 +212,7 @@ def provenance_html(manifests: list[str | Path]) -> str:
 
 
 def build_report_assets(job) -> None:
-    """Entry point of rule report_assets (r1.stages:report)."""
+    """Entry point of rule report_assets (r1.stages.report:report)."""
     metrics = {stage_of(p): p for p in job.inputs("rl_metrics")}
     for png in job.output["rl_curves"]:
         stage = Path(png).stem
@@ -221,15 +222,7 @@ def build_report_assets(job) -> None:
             )
         plot_stage(metrics[stage], png, RL_PANELS, stage)
     plot_curves(job.inputs("sft_metrics"), SFT_PANELS, job.out("sft_curves"))
-    write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats"), job.inp("cold_start_stats")))
-    write_text(
-        job.out("generation_yield"),
-        yield_html(
-            {
-                "cold_start": job.inp("cold_start_stats"),
-                "rejection_sampling": job.inp("rejection_stats"),
-                "distill": job.inp("distill_stats"),
-            }
-        ),
-    )
+    yields = {stage_of(p): p for p in job.inputs("yield_stats")}
+    write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats"), yields.get("cold_start")))
+    write_text(job.out("generation_yield"), yield_html(yields))
     write_text(job.out("provenance"), provenance_html(job.inputs("manifests")))

@@ -30,8 +30,9 @@ def unbox(text: str) -> str:
 
 
 def solution_to_reasoning(solution: str, answer_format: str | None) -> str:
-    """A human-written reference solution as reasoning text: GSM8K's `<<calc>>` annotations and `#### N` line
-    removed; in a LaTeX solution (MATH, AIME) every `\\boxed{X}` unwrapped and AoPS signature lines dropped."""
+    """A human-written reference solution as reasoning text: GSM8K's `<<calc>>` annotations and `#### N`
+    line removed; in a LaTeX solution (MATH, AIME) every `\\boxed{X}` unwrapped and AoPS signature lines
+    dropped."""
     if answer_format == "gsm8k":
         text = _CALC.sub("", solution.rsplit("####", 1)[0])
     else:
@@ -45,7 +46,7 @@ def seed_completion(reasoning: str, answer: str) -> str:
 
 
 def read_sft_files(paths: list[str], source: str) -> pd.DataFrame:
-    """User SFT files (jsonl/parquet with prompt + completion); a bad row is an error naming file, line, field."""
+    """User SFT files (jsonl/parquet: prompt, completion); a bad row is an error naming file, line, field."""
     from pathlib import Path
 
     from r1.atomic import read_jsonl

@@ -4,10 +4,10 @@ cold-start threshold those distributions give (docs/data.md, "Readability thresh
     python scripts/calibrate_readability.py [--math PATH/math_train.jsonl] [--aime PATH/aime.json]
 
 Human sets: GSM8K train (shipped) and, when given, MATH train and AIME 1983-2023, each solution rewritten into
-the cold-start format exactly as the seed sources are (`<think>` reasoning `</think>` summary). Unreadable sets
-(seeded): short nonsense sentences and word lists drawn from the GSM8K vocabulary, "Wait, let me check again."
-loops and a run-on sentence. The threshold is the largest multiple of 0.05 that keeps at least 95 % of every
-human set and is above every unreadable sample.
+the cold-start format exactly as the seed sources are (`<think>` reasoning `</think>` summary). Unreadable
+sets (seeded): short nonsense sentences and word lists drawn from the GSM8K vocabulary, "Wait, let me check
+again." loops and a run-on sentence. The threshold is the largest multiple of 0.05 that keeps at least 95 % of
+every human set and is above every unreadable sample.
 """
 
 from __future__ import annotations

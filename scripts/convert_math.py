@@ -1,4 +1,4 @@
-"""Convert the original MATH release (one JSON file per problem) into the two files configs/data-math.yaml reads.
+"""Convert the original MATH release (one JSON file per problem) into the files configs/data-math.yaml reads.
 
     python scripts/convert_math.py MATH_DIR [--out data/math]
 

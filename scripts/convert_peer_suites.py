@@ -1,13 +1,14 @@
-"""Convert other graders' own test suites into r1 peer-suite cases (tests/peer_suites/*.jsonl).
+"""Convert other graders' own test suites into r1 peer-suite cases (tests/unit/peer_suites/*.jsonl).
 
     python scripts/convert_peer_suites.py --math-verify DIR --nemo-skills DIR --open-r1 DIR
 
-Each DIR is a git checkout (or bare mirror) of the peer repository; files are read with `git show HEAD:path`, so
-the commit recorded in tests/peer_suites/SOURCE.md is the one converted. Every case keeps the peer's label:
+Each DIR is a git checkout (or bare mirror) of the peer repository; files are read with `git show HEAD:path`,
+so the commit recorded in tests/unit/peer_suites/SOURCE.md is the one converted. Every case keeps the peer's
+label:
 
-- huggingface/Math-Verify `tests/*.py`: every `@pytest.mark.parametrize` table of (gold, pred, expected) pairs,
-  with the table's extra columns (strict, precision, allow_set_relation_comp) as `options`. The peer parses
-  both strings as free model output.
+- huggingface/Math-Verify `tests/*.py`: every `@pytest.mark.parametrize` table of (gold, pred, expected)
+  pairs, with the table's extra columns (strict, precision, allow_set_relation_comp) as `options`. The peer
+  parses both strings as free model output.
 - NVIDIA/NeMo-Skills `tests/test_math_equal.py`: `math_equal(a, b)` is asserted in both orders, so each pair
   gives two cases (pred=a, gold=b and the reverse), already-extracted answers.
 - huggingface/open-r1 `tests/test_rewards.py`: the accuracy cases (completion, solution, reward) of
@@ -25,7 +26,7 @@ import math
 import subprocess
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "tests" / "peer_suites"
+OUT = Path(__file__).resolve().parents[1] / "tests" / "unit" / "peer_suites"
 MATH_VERIFY_FILES = [
     "tests/test_all.py",
     "tests/test_boxed.py",

@@ -13,13 +13,16 @@ lenient: everything strict accepts, plus case-insensitive strings, multiple-choi
   the right-hand side of a relation whose left side names a quantity (`y = 2x` vs `2x`, never `13 = 7`),
   numbers by value, tuples/intervals element-wise (same brackets), and math-verify with `strict=False`.
   Numbers: an integer-valued reference (`60000`, `27.0`, `50\\%`, `2^{10}`) needs an answer of exactly the
-  same value (`27.0`, `2^{10}`, `\\frac{54}{2}` pass; `60001`, `59999.9` fail); only a reference that is
+  same value written as a number (`27.0`, `6e4` pass; `60001`, `59999.9` fail); only a reference that is
   not an integer gets the 1e-4 relative tolerance (`3.14159` for `\\pi`). Percentages: `50\\%` == `0.5`
   both ways, but a `%` never turns an answer into a different integer (`5000\\%` is not `50`).
-Both modes: thousands separators are removed by normalisation (`1,000` == `1000`); units and `\\text{...}`
-  suffixes after a number are ignored (the question fixes the unit); `x = 3` is not `y = 3` (two named
-  left-hand sides must agree); an answer that hedges with "or" (`5 \\lor 6`, `5 \\text{ or } 6`) is
-  wrong unless the reference has the same form.
+Both modes: an integer-valued reference is never matched by an unevaluated expression (`20 + 10`, `2^{10}`,
+  `\\frac{60}{2}`, `3 \\times 10` for `30`: a GRPO policy farmed reward by boxing the problem's arithmetic
+  unevaluated), only by a number as written (integer, decimal, scientific, or a reduced fraction for a
+  percentage) or by the reference's own text; thousands separators are removed by normalisation (`1,000` ==
+  `1000`); units and `\\text{...}` suffixes after a number are ignored (the question fixes the unit); `x = 3`
+  is not `y = 3` (two named left-hand sides must agree); an answer that hedges with "or" (`5 \\lor 6`,
+  `5 \\text{ or } 6`) is wrong unless the reference has the same form.
 
 A reference that is empty, has unbalanced braces or holds no letter or digit gives None (skip the sample).
 Nothing here has timeout protection: math-verify's SIGALRM timeouts are disabled so this works in any
@@ -38,6 +41,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from r1.grading.extract import _strip_math_delims, last_boxed
 from r1.grading.normalize import (
+    DEFAULT_MODE,
     MODES,
     as_int,
     as_number,
@@ -106,6 +110,29 @@ def _reduced(frac: tuple[int, int]) -> bool:
     return den > 1 and math.gcd(num, den) == 1
 
 
+def _written_number(s: str) -> bool:
+    """`s` (normalized) is a number as written, not an expression to evaluate: an integer, a decimal or
+    scientific literal (`27.0`, `6e4`), or a fraction in lowest terms (`\\frac{1}{2}`; `\\frac{60}{2}` is a
+    division)."""
+    frac = literal_fraction(s)
+    return as_number(s) is not None if frac is None else _reduced(frac)
+
+
+def _unevaluated(p: str, g: str, depth: int = 0) -> bool:
+    """`p` is an expression left unevaluated (`20 + 10`) against a reference with an integer value (`30`),
+    itself or as an element of a tuple / interval / list (`(20 + 10, 5)` for `(30, 5)`)."""
+    if p == g or _written_number(p):
+        return False
+    p_parts, g_parts = split_top_level(p), split_top_level(g)
+    if p_parts and g_parts:
+        return depth < 3 and any(
+            _unevaluated(a.strip(), b.strip(), depth + 1)
+            for a, b in zip(p_parts[1], g_parts[1], strict=False)
+        )
+    g_val = _exact_value(g)
+    return g_val is not None and _integral(g_val)
+
+
 def _equal_strict(p: str, g: str) -> bool:
     if p == g:
         return True
@@ -122,6 +149,8 @@ def _equal_strict(p: str, g: str) -> bool:
     if g_num is not None and p_num is not None:
         return g_num == p_num
     if is_decimal(p) or is_decimal(g):  # one side a decimal, the other not a plain number
+        return False
+    if _unevaluated(p, g):  # `2^{9} \cdot 2` for `2^{10}`
         return False
     return _mv_equal(p, g, strict=True)
 
@@ -242,6 +271,8 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
         return False
     g_val = _exact_value(g)
     if g_val is not None:
+        if _integral(g_val) and not _written_number(p):  # `20 + 10` for `30` (p == g was strict's)
+            return False
         p_val = _exact_value(p)
         if p_val is not None:
             return _numbers_equal(p_val, g_val, _is_percent(p_raw), _is_percent(g_raw))
@@ -258,7 +289,7 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
                 _equal_lenient(normalize(a), normalize(b), a, b, depth + 1)
                 for a, b in zip(p_parts[1], g_parts[1], strict=True)
             )
-    if not _structure(p) <= _structure(g):
+    if not _structure(p) <= _structure(g) or _unevaluated(p, g):
         return False
     return _mv_equal(p, g, strict=False) or (
         (p_raw != p or g_raw != g)
@@ -267,7 +298,7 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
     )
 
 
-def is_equivalent(pred: str | None, gold: str, mode: str = "lenient") -> bool | None:
+def is_equivalent(pred: str | None, gold: str, mode: str = DEFAULT_MODE) -> bool | None:
     """Is the extracted answer `pred` equivalent to the reference `gold` under `mode`?
 
     None when `gold` is empty or unusable (skip the sample, never count it correct); False when pred is None.
