@@ -20,6 +20,7 @@ include: "rules/sft.smk"
 include: "rules/distill.smk"
 include: "rules/eval.smk"
 include: "rules/report.smk"
+include: "rules/export.smk"
 
 
 wildcard_constraints:
@@ -40,6 +41,7 @@ localrules:
     r1_all,
     sft_all,
     eval_all,
+    export_all,
 
 
 rule distill_all:
@@ -94,3 +96,8 @@ rule sft_all:
 rule eval_all:
     input:
         "results/eval/manifest.json",
+
+
+rule export_all:
+    input:
+        expand("results/export/{model}/manifest.json", model=EXPORT_MODELS),

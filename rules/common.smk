@@ -145,6 +145,7 @@ CODE = {
     + GRADING_CODE,
     "eval_table": ["r1/eval/table.py", "r1/assets/paper_results.csv"],
     "report": ["r1/report.py"],
+    "export": ["r1/export.py", "r1/assets/model_card.md.jinja", "r1/eval/table.py"],
 }
 
 
