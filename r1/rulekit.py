@@ -35,6 +35,9 @@ class JobSpec:
     threads: int = 1
     resources: dict = field(default_factory=dict)
     wildcards: dict = field(default_factory=dict)
+    tracking: dict = field(
+        default_factory=dict
+    )  # config `tracking` (r1/tracking.py): not a param, reruns nothing
 
     def one(self, section: str, name: str) -> str:
         paths = getattr(self, section)[name]
@@ -82,6 +85,7 @@ class JobSpec:
             threads=int(smk.threads),
             resources=resources,
             wildcards=dict(smk.wildcards.items()),
+            tracking=_plain(smk.config.get("tracking") or {}),
         )
 
 
@@ -135,6 +139,10 @@ def redirect_to_log(path: str | None):
 def run_job(spec: JobSpec) -> None:
     setup_logging()
     import torch
+
+    from r1 import tracking
+
+    tracking.configure(spec.tracking)
 
     torch.set_num_threads(max(1, spec.threads))
     log.info(
