@@ -191,11 +191,19 @@ def provenance(model_dir: str | Path) -> Provenance:
     # The weights' own history: follow the model-directory input of each job back to the base model.
     current, lineage = manifest, []
     while current is not None:
+        inputs = _model_inputs(current, root)
+        what = STAGE_DESCRIPTIONS.get(current["rule"], "")
+        if current["rule"] == "distill_student":  # new weights: the teacher only wrote the training data
+            student = current.get("params", {}).get("student", {})
+            init = f"from `{student['path']}`" if student.get("path") else "from a random initialisation"
+            teacher = _model_name(json.loads((root / Path(inputs[0]).parent / MANIFEST_NAME).read_text()))
+            what = f"{what}; student {init}, teacher `{teacher}`"
+            inputs = []
         lineage.append(
             {
                 "stage": _model_name(current),
                 "rule": current["rule"],
-                "what": STAGE_DESCRIPTIONS.get(current["rule"], ""),
+                "what": what,
                 "trl": {
                     k: v
                     for k, v in current.get("params", {}).get("cfg", {}).get("trl", {}).items()
@@ -203,12 +211,15 @@ def provenance(model_dir: str | Path) -> Provenance:
                 },
             }
         )
-        inputs = _model_inputs(current, root)
         nxt = root / Path(inputs[0]).parent / MANIFEST_NAME if inputs else None
         current = json.loads(nxt.read_text()) if nxt is not None and nxt.is_file() else None
         if current is not None and len(lineage) > 32:
             raise ExportError(f"{path}: the model-input chain does not end at a base model")
     prov.lineage = list(reversed(lineage))
+    if manifest["rule"] == "distill_student":  # its base is the student's init, not the teacher's base model
+        student = manifest.get("params", {}).get("student", {})
+        source = {"source": "hf_dir", "path": student["path"]} if student.get("path") else None
+        prov.base_model = {"config": source or {"source": "random_init", "random_init": student.get("init")}}
     return prov
 
 
