@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from r1.progress import progress
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ["id", "source", "problem", "answer", "domain", "difficulty", "language"]
@@ -59,7 +61,7 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
             seed=seed + stable_int(name) % 100_000,
             **spec.get("options", {}),
         )
-        for i in range(len(ds)):
+        for i in progress(range(len(ds)), desc=f"data {name}", unit="row"):
             item = ds[i]
             meta = item.get("metadata", {}) or {}
             rows.append(
@@ -207,7 +209,10 @@ def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
         return df, df.iloc[0:0].assign(benchmark_id=[])
     n = decontam.get("ngram", 10)
     index = benchmark_index(decontam["benchmarks"], n)
-    matches = [find_contamination(t, index, n=n) for t in df[text_column]]
+    matches = [
+        find_contamination(t, index, n=n)
+        for t in progress(df[text_column], desc=f"decontaminate {text_column}", total=len(df), unit="row")
+    ]
     hit = pd.Series([m is not None for m in matches], index=df.index)
     if hit.any():
         log.warning(

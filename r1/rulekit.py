@@ -140,9 +140,7 @@ def run_job(spec: JobSpec) -> None:
     setup_logging()
     import torch
 
-    from r1 import tracking
-
-    tracking.configure(spec.tracking)
+    os.environ["R1_TRACKING"] = json.dumps(spec.tracking)  # read by r1.tracking in training jobs
 
     torch.set_num_threads(max(1, spec.threads))
     log.info(

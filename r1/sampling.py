@@ -92,6 +92,7 @@ def sample_and_grade(
         df["answer"].tolist(),
         mode=grading.get("mode", "lenient"),
         timeout_s=grading.get("timeout_s", 2.0),
+        desc=f"{desc} grading",
     )
     df["extracted"] = [g.extracted for g in grades]
     df["correct"] = [g.correct for g in grades]

@@ -17,8 +17,10 @@ key a callback logs through `trainer.log` (e.g. `heldout/<name>/pass@1`). Traini
 
 from __future__ import annotations
 
+import json
 import logging
 import numbers
+import os
 import shutil
 from pathlib import Path
 
@@ -49,8 +51,10 @@ def configure(tracking: dict | None) -> None:
 
 
 def settings() -> dict:
+    """This process's tracking: as configured, else config `tracking` that r1.rulekit put in $R1_TRACKING
+    (this module is imported by training jobs only, so editing it reruns no other rule)."""
     if not _settings:
-        configure(None)
+        configure(json.loads(os.environ.get("R1_TRACKING") or "null"))
     return dict(_settings)
 
 

@@ -113,25 +113,43 @@ COMMON_CODE = [
     "r1/atomic.py",
     "r1/stages.py",
 ]
-GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py"]
+GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py", "r1/progress.py"]
 GENERATION_CODE = [
     "r1/generation.py",
     "r1/prompts.py",
     "r1/sampling.py",
     "r1/filters.py",
     "r1/sft_data.py",
+    "r1/progress.py",
 ]
-DECONTAM_CODE = ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"]
+DECONTAM_CODE = [
+    "r1/data.py",
+    "r1/decontam.py",
+    "r1/eval/benchmarks.py",
+    "r1/progress.py",
+]
 CODE = {
     "base_model": ["r1/models.py", "r1/prompts.py"],
-    "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py"],
-    "rl": ["r1/train.py", "r1/prompts.py", "r1/heldout.py", "r1/generation.py"]
+    "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py", "r1/progress.py"],
+    "rl": [
+        "r1/train.py",
+        "r1/tracking.py",
+        "r1/prompts.py",
+        "r1/heldout.py",
+        "r1/generation.py",
+    ]
     + GRADING_CODE,
     "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
-    "sft": ["r1/train.py", "r1/sft_data.py", "r1/heldout.py", "r1/generation.py"]
+    "sft": [
+        "r1/train.py",
+        "r1/tracking.py",
+        "r1/sft_data.py",
+        "r1/heldout.py",
+        "r1/generation.py",
+    ]
     + DECONTAM_CODE
     + GRADING_CODE,
-    "distill_student": ["r1/train.py", "r1/models.py"],
+    "distill_student": ["r1/train.py", "r1/tracking.py", "r1/models.py"],
     # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
     "eval": [
         "r1/eval/__init__.py",
@@ -145,7 +163,12 @@ CODE = {
     + GRADING_CODE,
     "eval_table": ["r1/eval/table.py", "r1/assets/paper_results.csv"],
     "report": ["r1/report.py"],
-    "export": ["r1/export.py", "r1/assets/model_card.md.jinja", "r1/eval/table.py"],
+    "export": [
+        "r1/export.py",
+        "r1/assets/model_card.md.jinja",
+        "r1/eval/table.py",
+        "r1/prompts.py",
+    ],
 }
 
 

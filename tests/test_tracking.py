@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def test_tags_and_config():
         tracking.configure({"report_to": ["tb"]})
     tracking.configure({"report_to": []})
     assert tracking.callbacks(Path("/nonexistent/checkpoints")) == []
+
+
+def test_jobs_read_the_config_block_from_the_environment(monkeypatch):
+    """r1.rulekit hands config `tracking` to the job's process as $R1_TRACKING (not as a param)."""
+    monkeypatch.setenv("R1_TRACKING", '{"report_to": [], "project": "p"}')
+    tracking._settings.clear()
+    assert tracking.settings() == {"report_to": [], "project": "p"}
+    monkeypatch.setenv("R1_TRACKING", '{"report_to": ["wandb"]}')
+    tracking._settings.clear()
+    if importlib.util.find_spec("wandb") is None:
+        with pytest.raises(tracking.TrackingError, match="lists 'wandb', but it is not installed"):
+            tracking.trainer_args("sft")
 
 
 def test_callback_writes_every_real_number_the_trainer_logs(tmp_path):
