@@ -279,7 +279,7 @@ def eval_markdown(rows) -> str | None:
         for c in rows.columns
         if c in ("benchmark", "n_problems", "k", "mean_length", "format_rate", "grader_mode")
         or re.match(r"(pass|cons)@\d+", c)
-        or "ci" in c.split("_")
+        or re.search(r"(^|_)ci", c)
         or c.startswith("paper_")
     ]
     return to_markdown(rows[keep])
@@ -319,7 +319,7 @@ def model_card(
         base_id=base_id,
         lineage=prov.lineage,
         chain=prov.chain,
-        manifest=prov.manifest.name if prov.manifest else None,
+        manifest=prov.chain[0]["manifest"] if prov.chain else None,
         model_sha256=prov.model_sha256,
         table_md=table_md,
         chat_template=chat_template,
@@ -349,6 +349,45 @@ def _check_model_dir(model_dir: Path) -> dict:
     return json.loads((model_dir / "config.json").read_text())
 
 
+TOKENIZER_FILES = frozenset(
+    {
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "vocab.json",
+        "merges.txt",
+        "added_tokens.json",
+    }
+)
+
+
+def _save_tokenizer(model_dir: Path, out: Path) -> None:
+    """The tokenizer as transformers runs it for this checkpoint, under a class any transformers loads.
+
+    transformers 5 picks the tokenizer class from config.json's model_type when tokenizer_config.json says
+    `TokenizersBackend`, and e.g. Qwen2Tokenizer swaps in its own pre-tokenizer: a Qwen2 student with SmolLM2's
+    vocabulary was trained on that tokenization. Saving the loaded tokenizer writes what it really does into
+    tokenizer.json; `PreTrainedTokenizerFast` then reproduces it exactly (checked)."""
+    from transformers import AutoTokenizer
+
+    source = AutoTokenizer.from_pretrained(model_dir)
+    source.save_pretrained(out)
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg.pop("chat_template", None)  # one copy of the template: chat_template.jinja
+    cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    exported = AutoTokenizer.from_pretrained(out)
+    for text in (CHKTXT, "<|im_start|>user\nWhat is 17 + 25?<|im_end|>\n"):
+        if (
+            exported(text, add_special_tokens=False)["input_ids"]
+            != source(text, add_special_tokens=False)["input_ids"]
+        ):
+            raise ExportError(
+                f"{model_dir}: the exported tokenizer does not tokenize as the checkpoint's does"
+            )
+
+
 def export_hf(model_dir: str | Path, out_dir: str | Path, run_name: str | None = None) -> Path:
     """Copy the checkpoint into `out_dir` (atomically) with a serving chat template and a model card."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
@@ -357,14 +396,9 @@ def export_hf(model_dir: str | Path, out_dir: str | Path, run_name: str | None =
     template = serving_chat_template(read_chat_template(model_dir))
     with atomic_dir(out_dir) as tmp:
         for f in sorted(model_dir.iterdir()):
-            if f.is_file() and HF_FILES.fullmatch(f.name):
+            if f.is_file() and HF_FILES.fullmatch(f.name) and f.name not in TOKENIZER_FILES:
                 shutil.copyfile(f, tmp / f.name)
-        tok_cfg_path = tmp / "tokenizer_config.json"
-        tok_cfg = json.loads(tok_cfg_path.read_text()) if tok_cfg_path.is_file() else {}
-        if tok_cfg.get("tokenizer_class") in (None, "TokenizersBackend"):
-            tok_cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
-        tok_cfg.pop("chat_template", None)  # one copy of the template: chat_template.jinja
-        tok_cfg_path.write_text(json.dumps(tok_cfg, indent=2, ensure_ascii=False) + "\n")
+        _save_tokenizer(model_dir, tmp)
         if template is not None:
             (tmp / "chat_template.jinja").write_text(template, encoding="utf-8")
         table_md = eval_markdown(eval_rows(prov.run_root, prov.name))
@@ -404,14 +438,34 @@ def permute_qk(weights, n_head: int, n_head_kv: int | None = None):
     )
 
 
-def pre_tokenizer(tokenizer) -> str:
-    digest = sha256(str(tokenizer.encode(CHKTXT)).encode()).hexdigest()
-    if digest not in PRE_TOKENIZERS:
-        raise ExportError(
-            f"GGUF export: llama.cpp would not recognise this tokenizer's BPE pre-tokenizer (hash {digest}); "
-            f"known: {sorted(PRE_TOKENIZERS.values())}"
+def _split_patterns(node) -> list[str]:
+    if isinstance(node, dict):
+        found = (
+            [node["pattern"]["Regex"]]
+            if node.get("type") == "Split" and "Regex" in node.get("pattern", {})
+            else []
         )
-    return PRE_TOKENIZERS[digest]
+        return found + [p for v in node.values() for p in _split_patterns(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _split_patterns(v)]
+    return []
+
+
+def pre_tokenizer(tokenizer) -> str:
+    """llama.cpp's name for the tokenizer's pre-tokenizer: by llama.cpp's own token-hash check, else (a known
+    regex over another vocabulary, e.g. a Qwen2 student with SmolLM2's vocabulary) by the split regex."""
+    digest = sha256(str(tokenizer.encode(CHKTXT)).encode()).hexdigest()
+    if digest in PRE_TOKENIZERS:
+        return PRE_TOKENIZERS[digest]
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX as QWEN2_REGEX
+
+    patterns = _split_patterns(json.loads(tokenizer.backend_tokenizer.to_str()).get("pre_tokenizer"))
+    if patterns == [QWEN2_REGEX]:
+        return "qwen2"
+    raise ExportError(
+        f"GGUF export: llama.cpp would not recognise this tokenizer's BPE pre-tokenizer (hash {digest}, split "
+        f"patterns {patterns}); known: {sorted(PRE_TOKENIZERS.values())} and the Qwen2 regex"
+    )
 
 
 def _vocab(model_dir: Path, vocab_size: int):
