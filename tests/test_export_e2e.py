@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import copy_run, dry_run, snakemake, tiny_config
+from tests.conftest import copy_run, dry_run, overlay, snakemake, tiny_config
 from tests.test_export import REL_TOL, load, max_rel_diff, run
 from tests.test_tracking import scalars
 
@@ -92,3 +92,9 @@ def test_training_stages_wrote_tensorboard_events(pipeline_run):
         assert any(t.startswith("train/rewards/") for t in got)
     for stage in ("cold_start_sft", "sft", "sft_stabilize", "distill/students/tiny_qwen"):
         assert "train/loss" in scalars(pipeline_run / "results" / stage / "tb"), stage
+
+
+def test_where_the_curves_go_reruns_nothing(pipeline_run, tmp_path):
+    """Config `tracking` reaches the jobs beside their params: changing it schedules no job."""
+    cfg = overlay(tmp_path, {"tracking": {"report_to": ["tensorboard", "wandb"], "project": "elsewhere"}})
+    assert dry_run(pipeline_run, cfg) == {}
