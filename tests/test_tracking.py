@@ -95,6 +95,13 @@ def test_grpo_job_of_the_tiny_config_writes_tensorboard_events(tmp_path, tiny_mo
             "language": ["en"] * 8,
         }
     ).to_parquet(train)
+    bench = tmp_path / "heldout.jsonl"
+    bench.write_text(
+        "".join(json.dumps({"question": f"{i} + 2 =", "answer": str(i + 2)}) + "\n" for i in range(4))
+    )
+    spec = {"name": "tiny", "path": str(bench), "problem_field": "question", "answer_field": "answer"}
+    spec["answer_format"] = "integer"
+    heldout = {"cfg": {"every_steps": 1, "n": 4, "k": 2, "max_new_tokens": 4}, "benchmarks": [spec]}
     stage_dir = tmp_path / "rl_zero"
     kwargs = dict(
         model_dir=str(tiny_model_dir),
@@ -108,7 +115,7 @@ def test_grpo_job_of_the_tiny_config_writes_tensorboard_events(tmp_path, tiny_mo
         seed=0,
         fp="fp-1",
     )
-    train_grpo(**kwargs)
+    train_grpo(**kwargs, heldout=heldout)
     got = scalars(stage_dir / "tb")
     steps = tiny["rl_zero"]["trl"]["max_steps"]
     for tag in (
@@ -125,6 +132,9 @@ def test_grpo_job_of_the_tiny_config_writes_tensorboard_events(tmp_path, tiny_mo
     ):
         assert tag in got, f"{tag} missing; got {sorted(got)}"
         assert [s for s, _ in got[tag]] == list(range(1, steps + 1)), tag
+    # The in-training held-out evaluation (r1.heldout), before the first step and after each one.
+    assert [s for s, _ in got["heldout/tiny/pass@1"]] == list(range(0, steps + 1)), sorted(got)
+    assert any(t.startswith("heldout/tiny/") and t != "heldout/tiny/pass@1" for t in got)
     # The event files hold what metrics.jsonl holds.
     rows = [json.loads(x) for x in (stage_dir / "metrics.jsonl").read_text().splitlines()]
     last = next(r for r in reversed(rows) if "reward" in r)
