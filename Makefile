@@ -8,7 +8,7 @@ CORES ?= 2
 TEST_WORKERS ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 
-.PHONY: install demo test lint bench report audit slurm-profile clean
+.PHONY: install demo test lint bench report audit learn slurm-profile clean
 
 install: $(VENV)/.installed
 
@@ -34,9 +34,15 @@ audit: install
 
 test: install
 	$(VENV)/bin/ruff check r1 tests bench scripts
+	$(VENV)/bin/ruff format --check r1 tests bench scripts
 	$(VENV)/bin/snakefmt --check Snakefile rules/
 	$(PY) scripts/lint_workflow.py --configfile config.yaml tests/configs/tiny.yaml
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
+
+# E1 on this CPU (docs/results.md): GRPO from the real SmolLM2 weights, held-out curve, ~45 min on 2 cores.
+learn: install
+	$(PY) -m r1 learn run E1 --device cpu --arms grpo --runs runs-cpu
+	$(PY) -m r1 learn report --runs runs-cpu --out docs/results --name learning_cpu.json --device cpu
 
 bench: install
 	$(PY) bench/rewards.py

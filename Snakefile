@@ -1,5 +1,7 @@
 # r1: the DeepSeek-R1 training pipeline (arXiv 2501.12948) as a Snakemake DAG.
-# Targets only; logic lives in r1/, rules in rules/*.smk, validation and input functions in rules/common.smk.
+# Targets only. The stages are the stage table (r1/pipeline.py); rules/common.smk validates the config and
+# holds the input functions; rules/stages.smk is the rule family of the single-job stages, rules/{distill,eval,
+# report,export}.smk the rest; logic is in r1/.
 
 from snakemake.utils import min_version
 
@@ -13,10 +15,18 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/rl.smk"
-include: "rules/cold_start.smk"
-include: "rules/sft.smk"
+
+
+# The default target: every student distilled and evaluated, every model evaluated, the report assets.
+rule all:
+    default_target: True
+    input:
+        [model_manifest(m) for m in pipeline.student_models(config)],
+        "results/eval/manifest.json",
+        "results/report/manifest.json",
+
+
+include: "rules/stages.smk"
 include: "rules/distill.smk"
 include: "rules/eval.smk"
 include: "rules/report.smk"
@@ -31,8 +41,7 @@ wildcard_constraints:
 
 
 localrules:
-    eval_table,
-    report_assets,
+    all,
     distill_all,
     data_all,
     zero_all,
@@ -41,25 +50,27 @@ localrules:
     r1_all,
     sft_all,
     eval_all,
+    eval_table,
+    report_assets,
     export_all,
 
 
+# Milestones of the paper's pipeline (`snakemake <target>`); `all` (or distill_all) is everything;
+# sft_all: every model of the main chain that runs (up to sft_stabilize, or rl_final when enabled).
 rule distill_all:
     input:
-        expand("results/distill/students/{student}/manifest.json", student=STUDENTS),
-        "results/eval/manifest.json",
-        rules.report_assets.output,
+        rules.all.input,
 
 
 rule data_all:
     input:
         "results/data/manifest.json",
-        "results/base_model/manifest.json",
+        model_manifest("base"),
 
 
 rule zero_all:
     input:
-        "results/rl_zero/manifest.json",
+        model_manifest("rl_zero"),
 
 
 rule zero_eval:
@@ -84,13 +95,12 @@ rule r1_eval:
 
 rule r1_all:
     input:
-        "results/rl_reasoning/manifest.json",
+        model_manifest("rl_reasoning"),
 
 
 rule sft_all:
     input:
-        "results/sft_stabilize/manifest.json",
-        ["results/rl_final/manifest.json"] if RL_FINAL else [],
+        [model_manifest(m) for m in RUNNING_MODELS if m in pipeline.model_stages()],
 
 
 rule eval_all:
@@ -98,6 +108,7 @@ rule eval_all:
         "results/eval/manifest.json",
 
 
+# Serving formats (HF + model card, GGUF) of the final R1 model and the students; not part of `all`.
 rule export_all:
     input:
         expand("results/export/{model}/manifest.json", model=EXPORT_MODELS),

@@ -1,15 +1,17 @@
 """Benchmark (not a test): generation tokens/s of r1's transformers backend vs `model.generate` defaults.
 
-    python bench/generation_gpu.py [--batch 64] [--new-tokens 256] [--also-batch 256] [--tokenizer DIR] [--json OUT]
+    python bench/generation_gpu.py [--batch 64] [--new-tokens 256] [--also-batch 256] [--tokenizer DIR] \
+                                   [--json OUT]
     python bench/generation_gpu.py --device cpu --arch tiny --batch 8 --new-tokens 16   # CPU dry run
 
-One process, one model (random-init 402M Qwen2, bf16, SDPA), the same left-padded prompts (8 arithmetic problems
-in r1's chat format, each repeated batch/8 times) and the same sampling (temperature 1, top-p 1, no top-k):
+One process, one model (random-init 402M Qwen2, bf16, SDPA), the same left-padded prompts (8 arithmetic
+problems in r1's chat format, each repeated batch/8 times) and the same sampling (temperature 1, top-p 1,
+no top-k):
   1. `model.generate` defaults: dynamic KV cache, no compilation (warmed up with an 8-token call first);
   2. `model.generate(cache_implementation="static")`: HF's static cache, which transformers compiles on CUDA
      (reference: docs/gpu.md's earlier 24x);
-  3. r1: r1.generation.TransformersGenerator, which on CUDA decodes with StaticCacheDecoder (static cache, the
-     decode step + sampling compiled and replayed as a CUDA graph, no per-token host sync).
+  3. r1: r1.generation.TransformersGenerator, which on CUDA decodes with r1.engine.StaticCacheDecoder (static
+     cache, the decode step + sampling compiled and replayed as a CUDA graph, no per-token host sync).
 For each: the first call (compilation included) and then the median of --repeats calls; tokens are the new
 tokens before each row's EOS (random weights rarely emit it); peak GPU memory. Also checks that r1's greedy
 tokens equal HF `generate`'s greedy tokens (all of them in fp32 on CPU; on GPU, bf16 kernels differ, so the
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
     clock = Clock(dev)
     gen = TransformersGenerator(model_dir, dtype="auto", device=dev, batch_size=args.batch)
     if dev == "cpu":  # exercise the same decoder eagerly (the CUDA default is compiled CUDA graphs)
-        from r1.generation import StaticCacheDecoder
+        from r1.engine import StaticCacheDecoder
 
         gen.decoder = StaticCacheDecoder(gen.model, compile=False)
     model, tok = gen.model, gen.tokenizer

@@ -1,4 +1,5 @@
-"""Shared pieces of the GPU benchmarks (bench/generation_gpu.py, bench/grpo_gpu.py): the model, prompts, timing.
+"""Shared pieces of the GPU benchmarks (bench/generation_gpu.py, bench/grpo_gpu.py): the model, prompts,
+timing.
 
 The model is a random-init causal LM of a real architecture (default: the 402M Qwen2 of docs/gpu.md) with the
 SmolLM2 tokenizer and r1's ChatML template, saved in bf16 on CUDA (fp32 on CPU). Random weights make every

@@ -6,17 +6,18 @@
                              --max-completion 8        # CPU dry run (not a comparison)
 
 Same model (random-init 402M Qwen2 of docs/gpu.md, saved in bf16), same prompts (arithmetic problems in r1's
-chat format), same rewards (r1's accuracy + format), same batch (prompts x generations completions per optimizer
-step, one generation round per step), same completion limit, beta 0.001, loss "grpo", lr 1e-6, temperature 1:
+chat format), same rewards (r1's accuracy + format), same batch (prompts x generations completions per
+optimizer step, one generation round per step), same completion limit, beta 0.001, loss "grpo", lr 1e-6,
+temperature 1:
   1. "trl": GRPOTrainer(model=<dir>, args=GRPOConfig(<those settings only>)): TRL's defaults for everything
      else (bf16, gradient checkpointing on, `model.generate` with a dynamic cache);
-  2. "r1": r1.train.grpo_trainer with the rl_zero stage of config.yaml + configs/gpu-small.yaml, the same
+  2. "r1": r1.grpo.grpo_trainer with the rl_zero stage of config.yaml + configs/gpu-small.yaml, the same
      settings on top (so: gradient checkpointing off, rollouts through r1's static-cache CUDA-graph decoder).
 Per variant, after --warmup steps (compilation happens there): median seconds per optimizer step, completion
 tokens/s (completion tokens / step time), rollout (generation) seconds per step, peak GPU memory, and the MFU
-of the training part (step time minus rollout time): model FLOPs 6*N*T for the policy's forward + backward plus
-2*N*T for the reference model's forward (beta > 0), T = batch x (padded prompt + completion) tokens, plus the
-attention score/value products, over the H200's dense bf16 peak (989 TFLOP/s).
+of the training part (step time minus rollout time): model FLOPs 6*N*T for the policy's forward + backward
+plus 2*N*T for the reference model's forward (beta > 0), T = batch x (padded prompt + completion) tokens, plus
+the attention score/value products, over the H200's dense bf16 peak (989 TFLOP/s).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def main(argv=None) -> int:
     from transformers import AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from r1.grpo import grpo_trainer, rl_prompt_dataset
     from r1.rewards import build_reward_funcs
-    from r1.train import grpo_trainer, rl_prompt_dataset
 
     dev = args.device
     clock = Clock(dev)
@@ -238,7 +239,8 @@ def main(argv=None) -> int:
         }
         results["variants"][name] = row
         print(
-            f"{name:<11} {row['s_per_step_median']:>7.3f} s/step  {row['completion_tok_per_s']:>9,.0f} compl tok/s  "
+            f"{name:<11} {row['s_per_step_median']:>7.3f} s/step  "
+            f"{row['completion_tok_per_s']:>9,.0f} compl tok/s  "
             f"rollout {row['rollout_s_median']:.3f} s  train part {row['train_part_s']:.3f} s  "
             f"MFU(train) {100 * (row['mfu_train_part'] or 0):.1f}%  peak {row['peak_gpu_gb']} GB  "
             f"(warm-up {row['compile_and_warmup_s']} s)",

@@ -250,10 +250,12 @@ def main(argv: list[str] | None = None) -> int:
 
     out["loadavg_1min_at_end"] = os.getloadavg()[0]
     print(
-        f"load average (1 min) at start {out['loadavg_1min_at_start']:.2f}, at end {out['loadavg_1min_at_end']:.2f}"
+        f"load average (1 min) at start {out['loadavg_1min_at_start']:.2f}, "
+        f"at end {out['loadavg_1min_at_end']:.2f}"
     )
     print(
-        f"{args.n} mixed completions, mode={args.mode}, {workers} usable CPUs, pool start {out['pool_start_s']} s"
+        f"{args.n} mixed completions, mode={args.mode}, {workers} usable CPUs, "
+        f"pool start {out['pool_start_s']} s"
     )
     for key, val in out.items():
         if isinstance(val, dict):
@@ -262,10 +264,12 @@ def main(argv: list[str] | None = None) -> int:
                 + "  ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in val.items())
             )
     print(
-        f"  speed-up grade_batch({workers}w) vs math-verify loop: {out['speedup_grade_batch_vs_math_verify_loop']:.2f}x"
+        f"  speed-up grade_batch({workers}w) vs math-verify loop: "
+        f"{out['speedup_grade_batch_vs_math_verify_loop']:.2f}x"
     )
     print(
-        f"  speed-up grade_batch({workers}w) vs our single-process grader: {out['speedup_grade_batch_vs_ours_single_process']:.2f}x"
+        f"  speed-up grade_batch({workers}w) vs our single-process grader: "
+        f"{out['speedup_grade_batch_vs_ours_single_process']:.2f}x"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")

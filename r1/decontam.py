@@ -22,6 +22,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+PAPER_NGRAM = 10  # the paper's overlap filter: any 10 consecutive words shared with an eval item
 _LATEX_CMD = re.compile(r"\\[a-zA-Z]+")
 _GSM8K_CALC = re.compile(r"<<[^<>]*>>")  # GSM8K calculator annotations: "$<<9*2=18>>18"
 _WORD = re.compile(r"[^\W_]+")
@@ -70,7 +71,7 @@ class NgramIndex:
         return self.ngrams.get(tuple(ngram))
 
 
-def build_ngram_index(eval_items: Mapping[str, str], n: int = 10) -> NgramIndex:
+def build_ngram_index(eval_items: Mapping[str, str], n: int = PAPER_NGRAM) -> NgramIndex:
     """Index every word n-gram of every eval item (id -> text, e.g. {"gsm8k:17": question + solution})."""
     if n < 1:
         raise ValueError(f"build_ngram_index: n must be >= 1 (got {n})")
@@ -120,7 +121,7 @@ def benchmark_eval_items(
     The paper filters against eval questions and solutions; solutions are read from `solution_fields`
     (defaults: GSM8K's ``answer``, MATH-500's ``solution``).
     """
-    from r1.eval.benchmarks import DEFAULT_BENCHMARKS, load_benchmark, read_rows
+    from r1.benchmarks import DEFAULT_BENCHMARKS, load_benchmark, read_rows
 
     solution_fields = dict({"gsm8k": "answer", "math500": "solution"}, **(solution_fields or {}))
     items: dict[str, str] = {}

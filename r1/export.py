@@ -1,6 +1,7 @@
 """Serving-ready exports of a trained checkpoint: an HF directory with a model card, and a GGUF file.
 
-`python -m r1 export MODEL_DIR --to hf|gguf --out DIR` (rule `export_model`, target `export_all`).
+`python -m r1 export MODEL_DIR --to hf|gguf --out DIR`; in the DAG, rule `export_model` (r1.stages.export,
+target `export_all`).
 
 - HF: the checkpoint's weights and tokenizer files copied byte for byte, the chat template without TRL's
   `{% generation %}` training markers (same rendered text; llama.cpp's and older Jinja engines reject the
@@ -9,8 +10,8 @@
   stages the weights went through, its rows of the run's eval table, the manifest chain with hashes, the chat
   template and how to prompt and serve it).
 - GGUF: written with the `gguf` package following llama.cpp's convert_hf_to_gguf.py conventions for the
-  architectures r1 trains (Llama, as SmolLM2, and Qwen2): tensor names from gguf's own HF->GGUF map, Q/K rows of
-  Llama permuted to llama.cpp's rotary layout (`LlamaModel.permute`), norms and 1-D tensors kept F32, no
+  architectures r1 trains (Llama, as SmolLM2, and Qwen2): tensor names from gguf's own HF->GGUF map, Q/K rows
+  of Llama permuted to llama.cpp's rotary layout (`LlamaModel.permute`), norms and 1-D tensors kept F32, no
   `output.weight` when embeddings are tied, the GPT-2 BPE vocabulary with llama.cpp's pre-tokenizer name found
   by its token-hash check, merges and special tokens via `gguf.SpecialVocab`. llama.cpp's converter itself is
   not on PyPI, hence this module.
@@ -67,8 +68,10 @@ PRE_TOKENIZERS = {
     "3ce83efda5659b07b1ad37ca97ca5797ea4285d9b9ab0dc679e4a720c9da7454": "gpt-2",
 }
 CHKTXT = (
-    "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅ "
-    "🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ "
+    "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ "
+    "(multiple emojis concatenated) ✅ "
+    "🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 "
+    "កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ "
     "------======= нещо на Български ''''''```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, "
     "'RE you sure? 'M not sure I'll make it, 'D you like some tea? We'Ve a'lL"
 )
@@ -365,9 +368,9 @@ def _save_tokenizer(model_dir: Path, out: Path) -> None:
     """The tokenizer as transformers runs it for this checkpoint, under a class any transformers loads.
 
     transformers 5 picks the tokenizer class from config.json's model_type when tokenizer_config.json says
-    `TokenizersBackend`, and e.g. Qwen2Tokenizer swaps in its own pre-tokenizer: a Qwen2 student with SmolLM2's
-    vocabulary was trained on that tokenization. Saving the loaded tokenizer writes what it really does into
-    tokenizer.json; `PreTrainedTokenizerFast` then reproduces it exactly (checked)."""
+    `TokenizersBackend`, and e.g. Qwen2Tokenizer swaps in its own pre-tokenizer: a Qwen2 student with
+    SmolLM2's vocabulary was trained on that tokenization. Saving the loaded tokenizer writes what it really
+    does into tokenizer.json; `PreTrainedTokenizerFast` then reproduces it exactly (checked)."""
     from transformers import AutoTokenizer
 
     source = AutoTokenizer.from_pretrained(model_dir)
@@ -463,8 +466,8 @@ def pre_tokenizer(tokenizer) -> str:
     if patterns == [QWEN2_REGEX]:
         return "qwen2"
     raise ExportError(
-        f"GGUF export: llama.cpp would not recognise this tokenizer's BPE pre-tokenizer (hash {digest}, split "
-        f"patterns {patterns}); known: {sorted(PRE_TOKENIZERS.values())} and the Qwen2 regex"
+        f"GGUF export: llama.cpp would not recognise this tokenizer's BPE pre-tokenizer (hash {digest}, "
+        f"split patterns {patterns}); known: {sorted(PRE_TOKENIZERS.values())} and the Qwen2 regex"
     )
 
 
@@ -618,15 +621,6 @@ def export_gguf(
 
 
 # ---------------------------------------------------------------- entry points
-
-
-def export_job(job) -> None:
-    """Rule `export_model`: both formats of one model of the run."""
-    model = job.inp("model")
-    export_hf(model, job.out("hf"), run_name=job.params.get("run_name"))
-    export_gguf(
-        model, job.out("gguf"), job.params.get("gguf_type", DEFAULT_GGUF_TYPE), name=job.wildcards["model"]
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

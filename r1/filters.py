@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from r1.rewards import has_think_format, language_consistency, readability, repetition_ratio, split_think
+from r1.text import has_think_format, language_consistency, readability, repetition_ratio, split_think
 
 CODE_BLOCK = re.compile(r"```")
 BOXED = re.compile(r"\\boxed\{")
@@ -53,7 +53,7 @@ def drop_counts(filtered: pd.DataFrame) -> dict:
 
 
 def to_reasoning_summary(completion: str, extracted: str | None, prefilled: bool = False) -> str:
-    """Paper's cold-start format, as r1 writes it: `<think>\\nreasoning\\n</think>\\n\\nsummary` with a boxed answer."""
+    """The cold-start format: `<think>\\nreasoning\\n</think>\\n\\nsummary` with a boxed answer."""
     reasoning, summary = split_think(completion, prefilled=prefilled)
     if reasoning is None:
         reasoning, summary = completion, ""
@@ -64,7 +64,7 @@ def to_reasoning_summary(completion: str, extracted: str | None, prefilled: bool
 
 
 def sft_rows(kept: pd.DataFrame, prefilled: bool = False) -> pd.DataFrame:
-    """Kept samples → SFT pairs (prompt = the user's problem with the math instruction, completion reformatted)."""
+    """Kept samples → SFT pairs (prompt: the problem with the math instruction; completion reformatted)."""
     from r1.prompts import user_message
 
     return pd.DataFrame(

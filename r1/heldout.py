@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r1.eval.metrics import pass1_ci95
+from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class HeldoutSet:
 
 def load_sets(benchmark_specs: list[dict], tokenizer, prompt_style: str, n: int) -> list[HeldoutSet]:
     """The first `n` problems of each held-out benchmark, rendered as the stage's prompts."""
-    from r1.eval.benchmarks import BenchmarkSpec, load_benchmark
+    from r1.benchmarks import BenchmarkSpec, load_benchmark
     from r1.prompts import render_prompt
 
     sets = []
@@ -92,7 +93,7 @@ class LiveGenerator:
                 torch.manual_seed(seed * 1_000_003 + start)
                 new = None
                 if device.type == "cuda":
-                    from r1.generation import StaticCacheDecoder
+                    from r1.engine import StaticCacheDecoder
 
                     if self._decoder is None or self._decoder.source is not model:
                         self._decoder = StaticCacheDecoder(model, weights_dtype=torch.bfloat16)
@@ -148,7 +149,7 @@ class HeldoutEvaluator:
 
     def __call__(self, model) -> tuple[dict, list[dict]]:
         from r1.grading import grade_batch
-        from r1.rewards import has_think_format
+        from r1.text import has_think_format
 
         c = self.cfg
         row: dict = {}
@@ -162,8 +163,8 @@ class HeldoutEvaluator:
             grades = grade_batch(
                 [t for t, _, _ in samples],
                 golds,
-                mode=self.grading.get("mode", "lenient"),
-                timeout_s=self.grading.get("timeout_s", 2.0),
+                mode=self.grading.get("mode", DEFAULT_MODE),
+                timeout_s=self.grading.get("timeout_s", DEFAULT_TIMEOUT_S),
             )
             k = c["k"]
             per_problem = [

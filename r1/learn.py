@@ -51,7 +51,8 @@ def load_experiments(path: Path = EXPERIMENTS) -> dict:
 
 def arm_configs(exp: dict, arm: str, device: str, extra: list[str]) -> list[str]:
     dev = exp.get("device_configs", {}).get(device, [])
-    files = ["config.yaml", *dev, *exp["configs"], *(exp["arms"][arm] or []), *extra]
+    late = exp.get("device_overlays", {}).get(device, [])
+    files = ["config.yaml", *dev, *exp["configs"], *(exp["arms"][arm] or []), *late, *extra]
     return [str(ROOT / f) if not os.path.isabs(f) else f for f in files]
 
 

@@ -25,7 +25,7 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-# Snakemake adds this empty mtime carrier to every directory() output after the job (and its manifest) finished.
+# Snakemake adds this empty mtime carrier to every directory() output after the job (and manifest) ends.
 IGNORED_IN_DIRS = frozenset({".snakemake_timestamp"})
 
 
@@ -92,10 +92,11 @@ def git_commit() -> str | None:
 
 
 def upstream_manifest(path: str | Path) -> Path | None:
-    """The manifest of the job that produced `path`: the nearest manifest.json in its folder or above, under results/."""
+    """The manifest of the job that made `path`: the nearest manifest.json in its folder or above."""
     p = Path(path).resolve()
     if (Path.cwd() / "results").resolve() not in p.parents:
-        return None  # a source (prompt file, benchmark, user data): no job made it; never a stray manifest above it
+        # a source (prompt file, benchmark, user data): no job made it; never a stray manifest above it
+        return None
     for d in [p if p.is_dir() else p.parent, *p.parents]:
         cand = d / MANIFEST_NAME
         if cand.is_file() and cand.resolve() != p:

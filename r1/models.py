@@ -1,4 +1,4 @@
-"""Model preparation: the base checkpoint (GGUF conversion, HF dir, or random init) and random-init students."""
+"""Model preparation: the base checkpoint (GGUF conversion, HF dir, or random init) and the students."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _apply_chat_template(tokenizer, chat_template: str) -> None:
 
 
 def random_init_model(arch: dict, tokenizer, seed: int):
-    """A random-init causal LM of a real architecture (llama or qwen2) sized by `arch`, using `tokenizer`'s vocab."""
+    """A random-init causal LM of a real architecture (llama, qwen2) sized by `arch`; `tokenizer`'s vocab."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
@@ -91,11 +91,11 @@ def prepare_base_model(cfg: dict, out_dir: str | Path, seed: int) -> dict:
         arch = dict(cfg["random_init"])
         tok_path = arch.pop("tokenizer_path", None)
         tokenizer = AutoTokenizer.from_pretrained(tok_path) if tok_path else load_smollm2_tokenizer()
-        _apply_chat_template(tokenizer, cfg.get("chat_template", "r1_chatml"))
+        _apply_chat_template(tokenizer, cfg["chat_template"])
         model = random_init_model(arch, tokenizer, seed)
     else:
         raise ValueError(f"base_model.source: unknown value {source!r}")
-    _apply_chat_template(tokenizer, cfg.get("chat_template", "r1_chatml"))
+    _apply_chat_template(tokenizer, cfg["chat_template"])
     n_params = sum(p.numel() for p in model.parameters())
     save_model(model, tokenizer, out_dir)
     facts = {
@@ -109,7 +109,7 @@ def prepare_base_model(cfg: dict, out_dir: str | Path, seed: int) -> dict:
 
 
 def prepare_student(student: dict, teacher_dir: str | Path, out_dir: str | Path, seed: int) -> dict:
-    """A student to distil into: an HF directory (`path`) or a random init (`init`) with the teacher's tokenizer."""
+    """A student: an HF directory (`path`) or a random init (`init`) with the teacher's tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if student.get("path"):

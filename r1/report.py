@@ -40,7 +40,8 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
 
 
 def stage_of(path: str | Path) -> str:
-    """The stage a results file belongs to: results/<stage>/... (students: results/distill/students/<name>/...)."""
+    """The stage a results file belongs to: results/<stage>/... (students:
+    results/distill/students/<name>/...)."""
     p = Path(path)
     return p.parent.name if p.parent.name != "students" else p.parent.parent.name
 
@@ -115,7 +116,7 @@ def _page(title: str, body: str) -> str:
 
 
 def data_stats_table(stats: dict) -> pd.DataFrame:
-    """One row per prompt source (rows read, quarantined, duplicates, decontaminated, kept, split) plus a total."""
+    """One row per prompt source (read, quarantined, duplicates, decontaminated, kept, split) and a total."""
     rows = [
         {"source": name, **{label: st.get(key) for key, label in DATA_COLUMNS.items()}}
         for name, st in stats["sources"].items()
@@ -133,8 +134,9 @@ def data_stats_table(stats: dict) -> pd.DataFrame:
 def data_stats_html(stats_path: str | Path) -> str:
     stats = json.loads(Path(stats_path).read_text())
     note = (
-        "<p>Quarantined rows (with the file, row, field and reason) are in <code>results/data/quarantine.parquet"
-        "</code>; rows dropped for overlapping an eval benchmark (word n-grams) in "
+        "<p>Quarantined rows (with the file, row, field and reason) are in "
+        "<code>results/data/quarantine.parquet</code>; rows dropped for overlapping an eval benchmark "
+        "(word n-grams) in "
         "<code>results/data/contamination.parquet</code>.</p>"
     )
     return _page("Prompt data by source", _html_table(data_stats_table(stats), "per source") + note)
@@ -219,7 +221,7 @@ def provenance_html(manifests: list[str | Path]) -> str:
 
 
 def build_report_assets(job) -> None:
-    """Entry point of rule report_assets (r1.stages:report)."""
+    """Entry point of rule report_assets (r1.stages.report:report)."""
     metrics = {stage_of(p): p for p in job.inputs("rl_metrics")}
     for png in job.output["rl_curves"]:
         stage = Path(png).stem
@@ -230,14 +232,5 @@ def build_report_assets(job) -> None:
         plot_stage(metrics[stage], png, RL_PANELS, stage)
     plot_curves(job.inputs("sft_metrics"), SFT_PANELS, job.out("sft_curves"))
     write_text(job.out("data_stats"), data_stats_html(job.inp("data_stats")))
-    write_text(
-        job.out("generation_yield"),
-        yield_html(
-            {
-                "cold_start": job.inp("cold_start_stats"),
-                "rejection_sampling": job.inp("rejection_stats"),
-                "distill": job.inp("distill_stats"),
-            }
-        ),
-    )
+    write_text(job.out("generation_yield"), yield_html({stage_of(p): p for p in job.inputs("yield_stats")}))
     write_text(job.out("provenance"), provenance_html(job.inputs("manifests")))

@@ -1,8 +1,9 @@
 """The edge between Snakemake and r1: one job = one JobSpec, run in-process or under a multi-GPU launcher.
 
-Every rule script is two lines: `from r1.rulekit import run_rule; run_rule(snakemake, "r1.stages:<name>")`.
-run_rule sends the job's output to its log, runs it, and writes the provenance manifest last, so a job
-killed midway leaves no manifest (downstream rules depend on it) and Snakemake removes its other outputs.
+Every rule script is two lines: `from r1.rulekit import run_rule; run_rule(snakemake,
+"r1.stages.<kind>:<name>")`. run_rule sends the job's output to its log, runs it, and writes the provenance
+manifest last, so a job killed midway leaves no manifest (downstream rules depend on it) and Snakemake removes
+its other outputs.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ class JobSpec:
     @property
     def cfg(self) -> dict:
         return self.params.get("cfg", {})
+
+    @property
+    def gpus(self) -> int:
+        """GPUs granted to this job (per node)."""
+        return int(self.resources.get("gpu", 0) or 0)
 
     @classmethod
     def from_snakemake(cls, smk, target: str) -> JobSpec:
@@ -155,10 +161,10 @@ def run_job(spec: JobSpec) -> None:
 
 
 def _launch_argv(spec: JobSpec, spec_path: str) -> list[str] | None:
-    """None for a one-process job; else the launcher argv for the GPUs and nodes Slurm granted (see r1.cluster)."""
-    from r1 import cluster
+    """None for a one-process job; else the launcher argv for the GPUs and nodes granted (r1.launch)."""
+    from r1 import launch
 
-    return cluster.job_launch_argv(spec.resources, ["r1", "job", spec_path], spec.params.get("deepspeed"))
+    return launch.job_launch_argv(spec.resources, ["r1", "job", spec_path], spec.params.get("deepspeed"))
 
 
 def run_rule(smk, target: str) -> None:

@@ -1,4 +1,4 @@
-"""Sample a model on prompt rows and grade every sample: shared by cold start, rejection sampling, distillation."""
+"""Sample a model on prompt rows and grade every sample (cold start, rejection sampling, distillation)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ SAMPLE_COLUMNS = [
 
 
 def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict:
-    """Backend options from config `generation`; vLLM gets tensor parallelism = the GPUs this job was granted."""
-    backend = generation.get("backend", "transformers")
+    """Backend options from config `generation`; vLLM's tensor parallelism = the GPUs this job was granted."""
+    backend = generation["backend"]
     if backend == "transformers":
         opts = {
             k: generation[k]
@@ -37,12 +37,18 @@ def generator_options(generation: dict, n_gpus: int = 0, nodes: int = 1) -> dict
             if k in generation
         }
         return opts
-    from r1.cluster import vllm_parallelism
+    from r1.launch import vllm_parallelism
 
     opts = {k: generation[k] for k in ("dtype",) if k in generation}
     if n_gpus > 1:
         opts["tensor_parallel_size"] = vllm_parallelism(n_gpus, nodes)["tensor_parallel_size"]
-    return {**opts, **generation.get("vllm", {})}
+    return {**opts, **generation["vllm"]}
+
+
+def prompt_rows(train_parquet: str, n: int, seed: int) -> pd.DataFrame:
+    """n prompt rows drawn from the training prompts (seeded)."""
+    train = pd.read_parquet(train_parquet)
+    return train.sample(n=min(n, len(train)), random_state=seed + 1).reset_index(drop=True)
 
 
 def sample_and_grade(
@@ -62,9 +68,7 @@ def sample_and_grade(
 ) -> pd.DataFrame:
     from r1.grading import grade_batch
 
-    gen = load_generator(
-        model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus)
-    )
+    gen = load_generator(model_dir, generation["backend"], **generator_options(generation, n_gpus))
     prompts = [render_prompt(gen.tokenizer, p, prompt_style, prefill=prefill) for p in rows["problem"]]
     params = SamplingParams(
         n=samples_per_prompt, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed
@@ -90,8 +94,8 @@ def sample_and_grade(
     grades = grade_batch(
         df["completion"].tolist(),
         df["answer"].tolist(),
-        mode=grading.get("mode", "lenient"),
-        timeout_s=grading.get("timeout_s", 2.0),
+        mode=grading["mode"],
+        timeout_s=grading["timeout_s"],
         desc=f"{desc} grading",
     )
     df["extracted"] = [g.extracted for g in grades]
@@ -109,3 +113,22 @@ def sample_and_grade(
         df["n_tokens"].mean(),
     )
     return df
+
+
+def sample_job(job, model_dir: str, rows: pd.DataFrame, *, prompt_style: str, seed: int, desc: str):
+    """sample_and_grade for a generate-and-filter job (r1.rulekit.JobSpec): the sampling keys of its config
+    section (samples_per_prompt, temperature, max_new_tokens), its generation and grading slices, its GPUs."""
+    cfg = job.cfg
+    return sample_and_grade(
+        model_dir,
+        rows,
+        prompt_style=prompt_style,
+        samples_per_prompt=cfg["samples_per_prompt"],
+        temperature=cfg["temperature"],
+        max_new_tokens=cfg["max_new_tokens"],
+        generation=job.params["generation"],
+        grading=job.params["grading"],
+        seed=seed,
+        desc=desc,
+        n_gpus=job.gpus,
+    )

@@ -1,4 +1,4 @@
-"""Smoke test of an OpenAI-compatible endpoint that serves an exported model (`vllm serve`, `llama-server`, ...).
+"""Smoke test of an OpenAI-compatible endpoint serving an exported model (`vllm serve`, `llama-server`, ...).
 
     python -m r1 serve-check --url http://127.0.0.1:8000/v1 --model NAME [--hf-dir EXPORTED_DIR]
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 
 def read_sft_files(paths: list[str], source: str) -> pd.DataFrame:
-    """User SFT files (jsonl/parquet with prompt + completion); a bad row is an error naming file, line, field."""
+    """User SFT files (jsonl/parquet: prompt, completion); a bad row is an error naming file, line, field."""
     from pathlib import Path
 
     from r1.atomic import read_jsonl

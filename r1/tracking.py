@@ -1,6 +1,7 @@
-"""Live experiment tracking for the training stages: TensorBoard event files by default, W&B / Trackio on request.
+"""Live tracking of the training stages: TensorBoard event files by default, W&B / Trackio on request.
 
-Config (optional, top level; the default is TensorBoard only):
+Config (optional, top level; the default is TensorBoard only; checked at DAG load as r1.config.Tracking, which
+takes its defaults from here):
 
     tracking:
       report_to: [tensorboard, wandb]   # any of tensorboard, wandb, trackio; [] turns tracking off

@@ -1,6 +1,5 @@
-# Config validation, paths, input functions, r1 source tracking and resource mapping. No rules here.
+# Config validation, the stage table, input functions, code dependencies and resources. No rules here.
 
-import glob
 import os
 import sys
 from pathlib import Path
@@ -13,87 +12,42 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
 
+from r1 import pipeline  # noqa: E402
 from r1.config import validate_config  # noqa: E402
-
-validate_config(config, "config")
-
-
-def repo_path(path):
-    """A relative path from config: as given if it exists here, else inside the r1 checkout (e.g. r1/assets/...)."""
-    if path is None or os.path.isabs(path) or os.path.exists(path):
-        return path
-    candidate = R1_ROOT / path
-    return str(candidate) if candidate.exists() else path
-
-
-for _b in config["benchmarks"]:
-    _b["path"] = repo_path(_b["path"])
-for _s in config["data"]["sources"] + config["cold_start"].get("seed_sources", []):
-    if "path" in _s:
-        _s["path"] = repo_path(_s["path"])
-for _key, _stage in [
-    ("files", "cold_start"),
-    ("non_reasoning_files", "rejection_sampling"),
-    ("files", "sft_stabilize"),
-]:
-    if config[_stage].get(_key):
-        config[_stage][_key] = [repo_path(p) for p in config[_stage][_key]]
 
 
 def _sort_keys(obj):
-    """In place: every mapping's keys in sorted order. Snakemake compares params by repr(), so without this
-    reordering the keys of a YAML mapping (e.g. one data source) would rerun everything downstream.
+    """Every mapping's keys in sorted order. Snakemake compares params by repr(), so without this the key
+    order of a YAML mapping (e.g. one data source's options) would rerun everything downstream.
     """
     if isinstance(obj, dict):
-        items = sorted(obj.items(), key=lambda kv: str(kv[0]))
-        obj.clear()
-        obj.update((k, _sort_keys(v)) for k, v in items)
-    elif isinstance(obj, list):
-        obj[:] = [_sort_keys(v) for v in obj]
+        return {k: _sort_keys(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, list):
+        return [_sort_keys(v) for v in obj]
     return obj
 
 
-_sort_keys(config)
+pipeline.check_table()  # the stage table is well formed (r1/pipeline.py)
+# Every key checked (types, unknown keys, trl: keys, rewards, paths, cross-field rules), defaults filled in,
+# relative paths resolved (working directory, then this checkout): see r1/config.py.
+_validated = _sort_keys(validate_config(config, "config"))
+config.clear()
+config.update(_validated)
 
+STAGE = pipeline.by_rule()
 SEED = config["seed"]
-RETRIES = config.get("retries", 1)
+RETRIES = config["retries"]
 STUDENTS = [s["name"] for s in config["distill"]["students"]]
 BENCHMARKS = [b["name"] for b in config["benchmarks"]]
 SHARDS = list(range(config["distill"]["num_shards"]))
-RL_FINAL = bool(config["rl_final"].get("enabled", False))
-
-# Where each checkpoint of the run lives; eval names are these keys.
-MODEL_DIRS = {
-    "base": "results/base_model/model",
-    "rl_zero": "results/rl_zero/model",
-    "cold_start_sft": "results/cold_start_sft/model",
-    "rl_reasoning": "results/rl_reasoning/model",
-    "sft": "results/sft/model",
-    "sft_stabilize": "results/sft_stabilize/model",
-    "rl_final": "results/rl_final/model",
-}
-for _s in STUDENTS:
-    MODEL_DIRS[f"distill_{_s}"] = f"results/distill/students/{_s}/model"
-
-
-def eval_models():
-    names = []
-    for m in config["eval"]["models"]:
-        if m == "students":
-            names += [f"distill_{s}" for s in STUDENTS]
-        elif m == "rl_final" and not RL_FINAL:
-            continue
-        else:
-            names.append(m)
-    return names
-
-
-EVAL_MODELS = eval_models()
 TEACHER = config["distill"]["teacher"]
-
-
-def model_dir(name):
-    return MODEL_DIRS[name]
+# Where each model of the run lives (eval names are these keys): every model stage, and the students.
+MODEL_DIRS = {
+    **{name: s.model_dir for name, s in pipeline.model_stages().items()},
+    **pipeline.student_models(config),
+}
+RUNNING_MODELS = list(pipeline.running_models(config))
+EVAL_MODELS = pipeline.eval_models(config)
 
 
 def model_manifest(name):
@@ -101,85 +55,45 @@ def model_manifest(name):
 
 
 def model_input(name):
-    """A model as a rule input: its directory plus its manifest (content-hashed by Snakemake)."""
-    return {"model": model_dir(name), "model_manifest": model_manifest(name)}
+    """A model as a rule input: its directory plus its manifest (content-hashed by Snakemake); {} for None."""
+    return (
+        {"model": MODEL_DIRS[name], "model_manifest": model_manifest(name)}
+        if name
+        else {}
+    )
 
 
-# ---- r1 source tracking: a rule reruns exactly when the code it executes changes ----
-COMMON_CODE = [
-    "r1/__init__.py",
-    "r1/rulekit.py",
-    "r1/manifest.py",
-    "r1/atomic.py",
-    "r1/stages.py",
-]
-GRADING_CODE = ["r1/grading/*.py", "r1/rewards.py", "r1/progress.py"]
-GENERATION_CODE = [
-    "r1/generation.py",
-    "r1/prompts.py",
-    "r1/sampling.py",
-    "r1/filters.py",
-    "r1/sft_data.py",
-    "r1/progress.py",
-]
-DECONTAM_CODE = [
-    "r1/data.py",
-    "r1/decontam.py",
-    "r1/eval/benchmarks.py",
-    "r1/progress.py",
-]
-CODE = {
-    "base_model": ["r1/models.py", "r1/prompts.py"],
-    "data": ["r1/data.py", "r1/decontam.py", "r1/eval/benchmarks.py", "r1/progress.py"],
-    "rl": [
-        "r1/train.py",
-        "r1/tracking.py",
-        "r1/prompts.py",
-        "r1/heldout.py",
-        "r1/generation.py",
-    ]
-    + GRADING_CODE,
-    "sample": GENERATION_CODE + GRADING_CODE + DECONTAM_CODE,
-    "sft": [
-        "r1/train.py",
-        "r1/tracking.py",
-        "r1/sft_data.py",
-        "r1/heldout.py",
-        "r1/generation.py",
-    ]
-    + DECONTAM_CODE
-    + GRADING_CODE,
-    "distill_student": ["r1/train.py", "r1/tracking.py", "r1/models.py"],
-    # Not r1/eval/table.py (the table) nor r1/eval/cli.py: editing those reruns no evaluation.
-    "eval": [
-        "r1/eval/__init__.py",
-        "r1/eval/benchmarks.py",
-        "r1/eval/metrics.py",
-        "r1/eval/runner.py",
-        "r1/generation.py",
-        "r1/prompts.py",
-        "r1/sampling.py",
-    ]
-    + GRADING_CODE,
-    "eval_table": ["r1/eval/table.py", "r1/assets/paper_results.csv"],
-    "report": ["r1/report.py"],
-    "export": [
-        "r1/export.py",
-        "r1/assets/model_card.md.jinja",
-        "r1/eval/table.py",
-        "r1/prompts.py",
-    ],
-}
+def dataset_input(stage):
+    """The dataset a training stage reads (from its row's `dataset` stage) and that stage's manifest."""
+    if not stage.dataset:
+        return {}
+    folder = STAGE[stage.dataset].folder
+    return {
+        "dataset": f"{folder}/dataset.parquet",
+        "dataset_manifest": f"{folder}/manifest.json",
+    }
 
 
-def code(group):
-    files = []
-    for pattern in COMMON_CODE + CODE[group]:
-        matches = sorted(glob.glob(str(R1_ROOT / pattern)))
-        files += [
-            os.path.relpath(m, R1_ROOT) if R1_ROOT == Path.cwd() else m for m in matches
-        ]
-    return sorted(set(files))
+def prompts_input():
+    return {
+        "train": "results/data/train.parquet",
+        "data_manifest": "results/data/manifest.json",
+    }
+
+
+def code(rule):
+    """The r1 files the rule runs, from the import closure of its target (r1/codedeps.py): a rule reruns
+    exactly when code it may execute changes."""
+    here = pipeline.ROOT if Path.cwd().resolve() == pipeline.ROOT else None
+    return pipeline.code(STAGE[rule], relative_to=here)
+
+
+def log_file(rule):
+    return f"logs/{STAGE[rule].folder.removeprefix('results/')}/{rule}.log"
+
+
+def bench_file(rule):
+    return f"benchmarks/{STAGE[rule].folder.removeprefix('results/')}/{rule}.tsv"
 
 
 # ---- config slices: each rule sees only what it reads ----
@@ -197,10 +111,7 @@ def benchmark_sources():
 
 
 def decontam_cfg():
-    return {
-        "benchmarks": benchmark_sources(),
-        **config["data"].get("decontamination", {}),
-    }
+    return {"benchmarks": benchmark_sources(), **config["data"]["decontamination"]}
 
 
 def benchmark_cfg(name):
@@ -211,70 +122,58 @@ def student_cfg(name):
     return next(s for s in config["distill"]["students"] if s["name"] == name)
 
 
+DISTILL_TRAIN_KEYS = ("method", "trl", "gkd")
+DISTILL_DATASET_KEYS = ("keep", "min_examples", "filters", "num_shards")
+
+
 def distill_train_cfg():
-    d = config["distill"]
-    return {k: d[k] for k in ("method", "trl", "gkd") if k in d}
+    return {k: config["distill"][k] for k in DISTILL_TRAIN_KEYS}
 
 
-def distill_sample_cfg():
-    d = config["distill"]
-    return {
-        k: v
-        for k, v in d.items()
-        if k not in ("students", "method", "trl", "gkd", "teacher")
-    }
-
-
-DISTILL_DATASET_KEYS = ("keep", "min_examples", "filters")
+def distill_dataset_cfg():
+    return {k: config["distill"][k] for k in DISTILL_DATASET_KEYS}
 
 
 def distill_generate_cfg():
     """Teacher generation: not the dataset's filter keys, so editing those does not regenerate."""
-    return {
-        k: v for k, v in distill_sample_cfg().items() if k not in DISTILL_DATASET_KEYS
+    skip = {"students", "teacher", *DISTILL_TRAIN_KEYS, *DISTILL_DATASET_KEYS} - {
+        "num_shards"
     }
+    return {k: v for k, v in config["distill"].items() if k not in skip}
 
 
-def distill_dataset_cfg():
-    keys = DISTILL_DATASET_KEYS + ("num_shards",)
-    return {k: v for k, v in distill_sample_cfg().items() if k in keys}
-
-
-def eval_cfg(model=None):
+def eval_cfg(model):
     """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table.
     With `eval.prompt_style: trained` a model is evaluated with the prompt style it was trained on.
     """
     cfg = {k: v for k, v in config["eval"].items() if k != "models"}
-    if model is not None and cfg.get("prompt_style") == "trained":
+    if cfg["prompt_style"] == "trained":
         cfg["prompt_style"] = trained_prompt_style(model)
     return cfg
 
 
 def trained_prompt_style(model):
-    """The prompt style a checkpoint last trained on: its RL stage's `prompt_style`, else `chat`
-    (the chat-tuned base, every SFT stage and the distilled students)."""
+    """The prompt style a model last trained on: its RL stage's `prompt_style`, else `chat` (the chat-tuned
+    base, every SFT stage and the distilled students)."""
+    stage = pipeline.model_stages().get(model)
     return (
-        config.get(model, {}).get("prompt_style", "chat")
-        if model in RL_STAGES
+        config[stage.section]["prompt_style"]
+        if stage and stage.kind == "rl"
         else "chat"
     )
 
 
-RL_STAGES = ("rl_zero", "rl_reasoning", "rl_final")
-
-
 def heldout_params(stage):
     """A training stage's held-out evaluation (r1/heldout.py): its block plus the benchmarks it names."""
-    block = config[stage].get("heldout") or {}
-    names = block.get("benchmarks") or []
-    if not names:
+    block = config[stage.section].get("heldout") or {}
+    if not block.get("benchmarks"):
         return None
-    return {"cfg": block, "benchmarks": [benchmark_cfg(n) for n in names]}
+    return {"cfg": block, "benchmarks": [benchmark_cfg(n) for n in block["benchmarks"]]}
 
 
 def heldout_files(stage):
-    block = config[stage].get("heldout") or {}
-    return [benchmark_cfg(n)["path"] for n in block.get("benchmarks") or []]
+    block = config[stage.section].get("heldout") or {}
+    return [benchmark_cfg(n)["path"] for n in block.get("benchmarks", [])]
 
 
 def data_source_files():
@@ -285,43 +184,96 @@ def benchmark_files():
     return [b["path"] for b in config["benchmarks"]]
 
 
-def user_files(*paths):
-    out = []
-    for p in paths:
-        out += list(p or [])
-    return out
+def section_files(section):
+    """The user SFT files a section names (files, non_reasoning_files)."""
+    cfg = config[section]
+    return cfg.get("files", []) + cfg.get("non_reasoning_files", [])
 
 
-# ---- resources: config `resources.<group>` mapped to the Slurm plugin's names ----
-def _resource_group(group):
-    res = config["resources"]
-    return {**res["default"], **res.get(group, {})}
+# ---- the single-job stages (rules/stages.smk): what each kind reads, writes and is given ----
+def stage_input(stage):
+    """The inputs of a single-job stage: its parent model, what it reads, and its code (r1/codedeps.py)."""
+    common = {"code": code(stage.rule)}
+    if stage.kind == "base":
+        return common
+    if stage.kind == "data":
+        return {
+            **common,
+            "sources": data_source_files(),
+            "benchmarks": benchmark_files(),
+        }
+    model = model_input(pipeline.parent_model(stage, config))
+    if stage.kind == "rl":
+        return {**model, **prompts_input(), **common, "heldout": heldout_files(stage)}
+    files = {"benchmarks": benchmark_files(), "files": section_files(stage.section)}
+    if stage.kind == "sft":
+        return {
+            **model,
+            **dataset_input(stage),
+            **common,
+            "heldout": heldout_files(stage),
+            **files,
+        }
+    return {**model, **prompts_input(), **common, **files}  # sample
 
 
-def stage_resources(group):
-    try:
-        from r1.cluster import snakemake_resources
+def stage_output(stage):
+    """The outputs of a single-job stage, its manifest last (written after everything else)."""
+    f = stage.folder
+    outputs = {
+        "base": {"model": directory(stage.model_dir), "info": f"{f}/info.json"},
+        "data": {
+            name: f"{f}/{name}.parquet"
+            for name in ("train", "eval", "quarantine", "contamination")
+        },
+        "rl": {"model": directory(stage.model_dir), "metrics": f"{f}/metrics.jsonl"},
+        "sample": {name: f"{f}/{name}.parquet" for name in ("samples", "dataset")},
+    }
+    outputs["sft"] = outputs["rl"]
+    stats = {"stats": f"{f}/stats.json"} if stage.kind in ("data", "sample") else {}
+    return {**outputs[stage.kind], **stats, "manifest": f"{f}/manifest.json"}
 
-        return snakemake_resources(config["resources"], group)
-    except ImportError:
-        g = _resource_group(group)
-        out = {"mem_mb": g.get("mem_mb", 4000), "runtime": g.get("runtime", 60)}
-        if g.get("gpus"):
-            out["gpu"] = g["gpus"]
-        return out
+
+def stage_params(stage):
+    """What a single-job stage is given: its config section and the shared slices it reads."""
+    extra = {
+        "base": {},
+        "data": {"benchmarks": benchmark_sources()},
+        "rl": {
+            "deepspeed": stage_deepspeed(stage.rule),
+            "heldout": heldout_params(stage),
+            "grading": grading_cfg(),
+        },
+        "sft": {
+            "deepspeed": stage_deepspeed(stage.rule),
+            "heldout": heldout_params(stage),
+            "grading": grading_cfg(),
+            "decontam": decontam_cfg(),
+        },
+        "sample": {
+            "generation": generation_cfg(),
+            "grading": grading_cfg(),
+            "decontam": decontam_cfg(),
+        },
+    }[stage.kind]
+    return {"target": stage.entry, "cfg": config[stage.section], **extra, "seed": SEED}
 
 
-def stage_deepspeed(group):
-    """The DeepSpeed config a training job uses when granted several GPUs (accelerate launch, see r1/cluster.py)."""
+# ---- resources: config `resources.<group>` mapped to the Slurm plugin's names (r1/cluster.py) ----
+def stage_resources(rule):
+    from r1.cluster import snakemake_resources
+
+    return snakemake_resources(config["resources"], STAGE[rule].resource_group)
+
+
+def stage_deepspeed(rule):
+    """The DeepSpeed config a training job uses when granted several GPUs (accelerate launch, see r1/launch.py)."""
     from r1.cluster import placement
 
-    return placement(config["resources"], group).deepspeed
+    return placement(config["resources"], STAGE[rule].resource_group).deepspeed
 
 
-def stage_threads(group):
-    try:
-        from r1.cluster import threads_for
+def stage_threads(rule):
+    from r1.cluster import threads_for
 
-        return threads_for(config["resources"], group)
-    except ImportError:
-        return _resource_group(group).get("cpus", 1)
+    return threads_for(config["resources"], STAGE[rule].resource_group)

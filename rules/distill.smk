@@ -1,10 +1,13 @@
+# Distillation: the teacher (distill.teacher) generates in shards, its verified samples become the student
+# dataset, and every student (distill.students) is trained on it.
+
+
 rule distill_generate:
     input:
-        teacher=model_dir(TEACHER),
+        **prompts_input(),
+        teacher=MODEL_DIRS[TEACHER],
         teacher_manifest=model_manifest(TEACHER),
-        code=code("sample"),
-        train="results/data/train.parquet",
-        data_manifest="results/data/manifest.json",
+        code=code("distill_generate"),
     output:
         samples="results/distill/teacher/shard_{shard}/samples.parquet",
         manifest="results/distill/teacher/shard_{shard}/manifest.json",
@@ -18,7 +21,7 @@ rule distill_generate:
     resources:
         **stage_resources("distill_generate"),
     params:
-        target="r1.stages:distill_generate",
+        target=STAGE["distill_generate"].entry,
         cfg=distill_generate_cfg(),
         generation=generation_cfg(),
         grading=grading_cfg(),
@@ -29,27 +32,23 @@ rule distill_generate:
 
 rule distill_dataset:
     input:
-        code=code("sample"),
-        shards=expand(
-            "results/distill/teacher/shard_{shard}/samples.parquet", shard=SHARDS
-        ),
-        shard_manifests=expand(
-            "results/distill/teacher/shard_{shard}/manifest.json", shard=SHARDS
-        ),
+        code=code("distill_dataset"),
+        shards=expand(rules.distill_generate.output.samples, shard=SHARDS),
+        shard_manifests=expand(rules.distill_generate.output.manifest, shard=SHARDS),
     output:
         dataset="results/distill/dataset.parquet",
         stats="results/distill/stats.json",
         manifest="results/distill/manifest.json",
     log:
-        "logs/distill/distill_dataset.log",
+        log_file("distill_dataset"),
     benchmark:
-        "benchmarks/distill/distill_dataset.tsv"
+        bench_file("distill_dataset")
     priority: 10
-    threads: stage_threads("data")
+    threads: stage_threads("distill_dataset")
     resources:
-        **stage_resources("data"),
+        **stage_resources("distill_dataset"),
     params:
-        target="r1.stages:distill_dataset",
+        target=STAGE["distill_dataset"].entry,
         cfg=distill_dataset_cfg(),
         seed=SEED,
     script:
@@ -58,11 +57,10 @@ rule distill_dataset:
 
 rule distill_student:
     input:
-        teacher=model_dir(TEACHER),
+        **dataset_input(STAGE["distill_student"]),
+        teacher=MODEL_DIRS[TEACHER],
         teacher_manifest=model_manifest(TEACHER),
         code=code("distill_student"),
-        dataset="results/distill/dataset.parquet",
-        dataset_manifest="results/distill/manifest.json",
     output:
         model=directory("results/distill/students/{student}/model"),
         metrics="results/distill/students/{student}/metrics.jsonl",
@@ -78,7 +76,7 @@ rule distill_student:
         **stage_resources("distill_student"),
     params:
         deepspeed=stage_deepspeed("distill_student"),
-        target="r1.stages:distill_student",
+        target=STAGE["distill_student"].entry,
         cfg=distill_train_cfg(),
         student=lambda wc: student_cfg(wc.student),
         seed=SEED,

@@ -1,7 +1,10 @@
+# Evaluation: every evaluated model (eval.models, default all) on every benchmark, then one table.
+
+
 rule eval_generate:
     input:
         unpack(lambda wc: model_input(wc.model)),
-        code=code("eval"),
+        code=code("eval_generate"),
         benchmark=lambda wc: benchmark_cfg(wc.benchmark)["path"],
     output:
         samples="results/eval/{model}/{benchmark}/samples.parquet",
@@ -16,7 +19,7 @@ rule eval_generate:
     resources:
         **stage_resources("eval_generate"),
     params:
-        target="r1.stages:eval_generate",
+        target=STAGE["eval_generate"].entry,
         cfg=lambda wc: eval_cfg(wc.model),
         benchmark=lambda wc: benchmark_cfg(wc.benchmark),
         generation=generation_cfg(),
@@ -30,12 +33,10 @@ rule eval_table:
     input:
         code=code("eval_table"),
         summaries=expand(
-            "results/eval/{model}/{benchmark}/summary.json",
-            model=EVAL_MODELS,
-            benchmark=BENCHMARKS,
+            rules.eval_generate.output.summary, model=EVAL_MODELS, benchmark=BENCHMARKS
         ),
         summary_manifests=expand(
-            "results/eval/{model}/{benchmark}/manifest.json",
+            rules.eval_generate.output.manifest,
             model=EVAL_MODELS,
             benchmark=BENCHMARKS,
         ),
@@ -54,11 +55,11 @@ rule eval_table:
         ),
         manifest="results/eval/manifest.json",
     log:
-        "logs/eval/eval_table.log",
+        log_file("eval_table"),
     benchmark:
-        "benchmarks/eval/eval_table.tsv"
+        bench_file("eval_table")
     params:
-        target="r1.stages:eval_table",
+        target=STAGE["eval_table"].entry,
         model_order=EVAL_MODELS,
     script:
         "../scripts/run_stage.py"

@@ -1,15 +1,13 @@
-# Serving-ready exports of the run's final models (r1/export.py): an HF directory with a model card, and GGUF.
+# Serving formats of the run's final models (target export_all): the R1 model the run ends with and every
+# distilled student (pipeline.export_models), each as an HF directory with a model card and as GGUF.
 
-# The R1 model the run ends with, and every distilled student.
-EXPORT_MODELS = ["rl_final" if RL_FINAL else "sft_stabilize"] + [
-    f"distill_{s}" for s in STUDENTS
-]
+EXPORT_MODELS = pipeline.export_models(config)
 
 
 rule export_model:
     input:
         unpack(lambda wc: model_input(wc.model)),
-        code=code("export"),
+        code=code("export_model"),
         eval_table="results/eval/table.csv",
         eval_manifest="results/eval/manifest.json",
     output:
@@ -20,12 +18,12 @@ rule export_model:
         "logs/export/{model}.log",
     benchmark:
         "benchmarks/export/{model}.tsv"
-    threads: stage_threads("data")
+    threads: stage_threads("export_model")
     resources:
-        **stage_resources("data"),
+        **stage_resources("export_model"),
     params:
-        target="r1.export:export_job",
-        gguf_type="f16",
+        target=STAGE["export_model"].entry,
+        cfg=config["export"],
         run_name=config["run_name"],
     script:
         "../scripts/run_stage.py"

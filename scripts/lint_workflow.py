@@ -1,4 +1,4 @@
-"""`snakemake --lint`, failing on every lint except the ones r1 deliberately accepts (listed with the reason)."""
+"""`snakemake --lint`, failing on every lint but the ones r1 deliberately accepts (listed with the reason)."""
 
 import re
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 ACCEPTED = {
     # r1 installs one pinned pip environment (pyproject.toml); per-rule conda envs would duplicate it.
     "Specify a conda environment or container for each rule.",
-    # rules/common.smk prepends the checkout to PYTHONPATH so rule scripts import this r1; it need not pre-exist.
+    # rules/common.smk prepends the checkout to PYTHONPATH, so rule scripts import this r1; it may be unset.
     "Environment variable PYTHONPATH used but not asserted with envvars directive",
     # Reported for common.smk (functions only) because the Snakefile that includes it has the target rules.
     "Mixed rules and functions in same snakefile.",

@@ -25,7 +25,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # which sends whole files to a worker in this order) the Slurm DAG run (test_slurm.py) and the local
 # tiny DAG run (`pipeline_run`, first needed by test_pipeline_e2e.py) start at once on the two
 # workers; the short tests fill in after them.
-LONG_FIRST = ("tests/test_slurm.py", "tests/test_pipeline_e2e.py", "tests/test_reproducibility.py")
+LONG_FIRST = (
+    "tests/pipeline/test_slurm.py",
+    "tests/pipeline/test_pipeline_e2e.py",
+    "tests/pipeline/test_reproducibility.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -94,8 +98,9 @@ def snakemake(
 def dry_run(
     workdir: Path, *overlays: Path, target: str = "distill_all", extra: tuple[str, ...] = ()
 ) -> Counter:
-    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty if nothing to do)."""
-    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", *extra, target]
+    """The jobs `snakemake -n` would run: {rule: count} from its "Job stats" table (empty: nothing to do)."""
+    # the target before `extra`: --forcerun takes every argument after it
+    cmd = [SNAKEMAKE, "--configfile", "config.yaml", TINY, *map(str, overlays), "-n", target, *extra]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
@@ -126,14 +131,25 @@ def overlay(tmp_path: Path, cfg: dict, name: str = "overlay.yaml", sort_keys: bo
 
 
 def tiny_config(workdir: Path) -> dict:
-    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
-    cfg.update(yaml.safe_load((workdir / TINY).read_text()))
-    return cfg
+    """The tiny run's config as written: config.yaml, tests/configs/tiny.yaml over it (Snakemake's merge)."""
+    from r1.config import merge
+
+    return merge(
+        yaml.safe_load((workdir / "config.yaml").read_text()), yaml.safe_load((workdir / TINY).read_text())
+    )
+
+
+def run_config(workdir: Path) -> dict:
+    """The tiny run's config as the rules see it: validated, every default filled in (r1/config.py)."""
+    from r1.config import validate_config
+
+    return validate_config(tiny_config(workdir), check_files=False)
 
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, request) -> Path:
-    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e, reproducibility and Slurm tests).
+    """One full tiny run of `distill_all` in a copy of the repo (shared by the e2e, reproducibility and Slurm
+    tests).
 
     Under pytest-xdist (`make test` runs two workers) the run is shared by all workers: the first
     worker that needs it runs it while holding a file lock; the others wait and reuse it. Tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # start-slurm.sh - bring up a REAL single-node Slurm cluster on this machine
 # (Debian 12, root, no systemd as PID 1), idempotently. Used by CI (.ci/run) and
-# by tests/test_slurm.py. Adapted from the measured reference ../shared/slurm-local;
+# by tests/pipeline/test_slurm.py. Adapted from a measured single-node reference setup;
 # r1 additions: job comments and gres/gpu are stored in slurmdbd (AccountingStoreFlags,
 # AccountingStorageTRES) so tests can read each job's rule name and GPU request
 # back from `sacct`.

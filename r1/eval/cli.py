@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from r1.eval.benchmarks import (
+from r1.benchmarks import (
     ANSWER_FORMATS,
     DEFAULT_BENCHMARKS,
     BenchmarkError,
@@ -20,7 +20,10 @@ from r1.eval.benchmarks import (
     resolve_benchmark,
 )
 from r1.eval.runner import THINK_PREFILL, EvalProtocol
-from r1.prompts import MATH_INSTRUCTION
+from r1.grading.normalize import MODES
+from r1.prompts import MATH_INSTRUCTION, PROMPT_STYLES
+
+PAPER = EvalProtocol()  # the paper's protocol: the defaults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answer-format", default=None, choices=ANSWER_FORMATS)
     p.add_argument("--id-field", default=None)
     p.add_argument("--limit", type=int, default=None, help="first N problems only")
-    p.add_argument("--k", type=int, default=16, help="samples per problem (paper: 16 MATH-500, 64 AIME)")
+    p.add_argument("--k", type=int, default=PAPER.k, help="samples per problem (paper: 16 MATH-500, 64 AIME)")
     p.add_argument(
         "--pass-k",
         type=int,
@@ -50,16 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also report pass@K (repeatable; pass@1 always)",
     )
-    p.add_argument("--temperature", type=float, default=0.6)
-    p.add_argument("--top-p", type=float, default=0.95)
-    p.add_argument("--max-new-tokens", type=int, default=32768)
-    p.add_argument("--prompt-style", default="chat", choices=("chat", "r1_zero"))
+    p.add_argument("--temperature", type=float, default=PAPER.temperature)
+    p.add_argument("--top-p", type=float, default=PAPER.top_p)
+    p.add_argument("--max-new-tokens", type=int, default=PAPER.max_new_tokens)
+    p.add_argument("--prompt-style", default=PAPER.prompt_style, choices=PROMPT_STYLES)
     p.add_argument("--no-instruction", action="store_true", help="omit the \\boxed{} instruction")
     p.add_argument(
         "--prefill-think", action="store_true", help='force the response to start with "<think>\\n"'
     )
-    p.add_argument("--grader-mode", default="lenient", choices=("lenient", "strict"))
-    p.add_argument("--grader-timeout", type=float, default=2.0, help="seconds per sample (hard timeout)")
+    p.add_argument("--grader-mode", default=PAPER.grader_mode, choices=MODES)
+    p.add_argument(
+        "--grader-timeout",
+        type=float,
+        default=PAPER.grader_timeout_s,
+        help="seconds per sample (hard timeout)",
+    )
     p.add_argument("--backend", default="transformers", choices=("transformers", "vllm"))
     p.add_argument("--batch-size", type=int, default=None, help="transformers backend batch size")
     p.add_argument("--dtype", default=None)

@@ -150,10 +150,10 @@ def summarize(samples: pd.DataFrame, pass_ks: Iterable[int] = (1,), mode: str | 
     if "cluster_id" in df.columns:
         clusters_by_problem = {pid: [_optional(v) for v in g["cluster_id"]] for pid, g in groups}
     elif "extracted" in df.columns:
-        from r1.grading import cluster_answers
+        from r1.grading import DEFAULT_MODE, cluster_answers
 
         clusters_by_problem = {
-            pid: cluster_answers([_optional(v) for v in g["extracted"]], mode=mode or "lenient")
+            pid: cluster_answers([_optional(v) for v in g["extracted"]], mode=mode or DEFAULT_MODE)
             for pid, g in groups
         }
     else:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from r1.eval.metrics import summarize
+from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 from r1.prompts import MATH_INSTRUCTION, render_prompt
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ class EvalProtocol:
     prefill: str = ""
     seed: int = 0
     pass_ks: tuple[int, ...] = (1,)
-    grader_mode: str = "lenient"
-    grader_timeout_s: float = 2.0  # hard per-sample timeout of the grader (a timed-out sample counts wrong)
+    grader_mode: str = DEFAULT_MODE
+    grader_timeout_s: float = DEFAULT_TIMEOUT_S  # hard per-sample timeout (a timed-out sample counts wrong)
 
     def __post_init__(self):
         if self.k < 1:
@@ -90,7 +91,7 @@ def check_format(completion: str, prefill: str) -> bool:
     With a "<think>\\n" prefill the completion starts inside the think block, so the opening tag is not
     expected in it (a naive check would always fail). Any other prefill is prepended before checking.
     """
-    from r1.rewards import has_think_format
+    from r1.text import has_think_format
 
     if prefill_opens_think(prefill):
         return bool(has_think_format(completion, prefilled=True))
@@ -114,7 +115,7 @@ def evaluate(
     """
     from r1.generation import SamplingParams, load_generator
     from r1.grading import cluster_answers, grade_batch
-    from r1.rewards import language_consistency
+    from r1.text import language_consistency
 
     for col in ("id", "problem", "answer"):
         if col not in benchmark_df.columns:

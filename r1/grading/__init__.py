@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from r1.grading.extract import DEFAULT_CHAIN, EXTRACTORS, extract_answer
-from r1.grading.normalize import MODES, as_int, as_number, has_leading_zero, normalize
+from r1.grading.normalize import (
+    DEFAULT_MODE,
+    DEFAULT_TIMEOUT_S,
+    MODES,
+    as_int,
+    as_number,
+    has_leading_zero,
+    normalize,
+)
 from r1.grading.pool import POOL, default_workers
 
 __all__ = [
@@ -38,7 +46,7 @@ class GradeResult:
         return asdict(self)
 
 
-def is_equivalent(pred: str | None, gold: str, mode: str = "lenient") -> bool | None:
+def is_equivalent(pred: str | None, gold: str, mode: str = DEFAULT_MODE) -> bool | None:
     """Is the extracted answer `pred` equivalent to the reference `gold` under `mode` (strict | lenient)?
 
     None when `gold` is empty or unusable (skip the sample, never count it correct); False when pred is None.
@@ -77,9 +85,9 @@ PROGRESS_CHUNK = 512  # items per pool call when a progress bar is shown
 def grade_batch(
     completions: list[str],
     golds: list[str],
-    mode: str = "lenient",
+    mode: str = DEFAULT_MODE,
     chain: Sequence[str] = DEFAULT_CHAIN,
-    timeout_s: float = 2.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
     desc: str | None = None,
 ) -> list[GradeResult]:
@@ -142,7 +150,7 @@ def _fast_equal(a: str, b: str, a_raw: str, b_raw: str, mode: str) -> bool | Non
 
 
 def cluster_answers(
-    answers: list[str | None], mode: str = "lenient", timeout_s: float = 2.0
+    answers: list[str | None], mode: str = DEFAULT_MODE, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> list[int | None]:
     """Cluster ids (0, 1, ... in order of first appearance) for majority voting; None answers get None.
 

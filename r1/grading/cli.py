@@ -14,7 +14,7 @@ import json
 import sys
 
 from r1.atomic import write_jsonl
-from r1.grading import DEFAULT_CHAIN, MODES, grade_batch
+from r1.grading import DEFAULT_CHAIN, DEFAULT_MODE, DEFAULT_TIMEOUT_S, MODES, grade_batch
 from r1.grading.extract import EXTRACTORS
 
 _MAX_ERRORS = 10
@@ -90,13 +90,18 @@ def _read_rows(path: str) -> tuple[list[dict], list[str], list[str]]:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m r1 grade", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mode", choices=MODES, default="lenient", help="equivalence mode (default: lenient)")
+    ap.add_argument(
+        "--mode", choices=MODES, default=DEFAULT_MODE, help="equivalence mode (default: %(default)s)"
+    )
     ap.add_argument(
         "--chain",
         default=",".join(DEFAULT_CHAIN),
-        help=f"comma-separated extractors, tried in order (default: %(default)s; known: {','.join(EXTRACTORS)})",
+        help="comma-separated extractors, tried in order "
+        f"(default: %(default)s; known: {','.join(EXTRACTORS)})",
     )
-    ap.add_argument("--timeout", type=float, default=2.0, help="hard per-item timeout in seconds")
+    ap.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="hard per-item timeout in seconds"
+    )
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: usable CPUs)")
     ap.add_argument("input", help="input JSONL")
     ap.add_argument("output", help="output JSONL")

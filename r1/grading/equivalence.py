@@ -28,6 +28,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from r1.grading.extract import _strip_math_delims, last_boxed
 from r1.grading.normalize import (
+    DEFAULT_MODE,
     MODES,
     as_int,
     as_number,
@@ -169,7 +170,7 @@ def _equal_lenient(p: str, g: str, p_raw: str, g_raw: str, depth: int = 0) -> bo
     )
 
 
-def is_equivalent(pred: str | None, gold: str, mode: str = "lenient") -> bool | None:
+def is_equivalent(pred: str | None, gold: str, mode: str = DEFAULT_MODE) -> bool | None:
     """Is the extracted answer `pred` equivalent to the reference `gold` under `mode`?
 
     None when `gold` is empty or unusable (skip the sample, never count it correct); False when pred is None.

@@ -13,6 +13,9 @@ import re
 from fractions import Fraction
 
 MODES = ("strict", "lenient")
+# The grading defaults, used everywhere a grader runs (rewards, filters, evaluation, CLIs, config).
+DEFAULT_MODE = "lenient"
+DEFAULT_TIMEOUT_S = 2.0  # hard limit per graded item, seconds
 
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _UNITS = (

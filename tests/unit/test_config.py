@@ -1,0 +1,164 @@
+"""Config validation at DAG load: the shipped configs validate; every problem is an error naming its key."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from r1.config import ConfigError, Eval, load_config, merge, validate_config
+from r1.eval.runner import EvalProtocol
+from r1.trl_fields import CLASSES, trl_fields
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+
+def base():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_embedded_default_and_tiny_overlay_validate():
+    cfg = load_config(REPO / "config.yaml", REPO / "tests/configs/tiny.yaml")
+    assert cfg["run_name"] == "tiny" and cfg["base_model"]["source"] == "random_init"
+
+
+@pytest.mark.parametrize(
+    "overlays",
+    [
+        ["configs/gpu-small.yaml"],
+        ["configs/gpu-small.yaml", "tests/configs/tiny.yaml"],
+        ["configs/paper-scale.yaml"],
+    ],
+)
+def test_shipped_configs_validate(overlays):
+    # paper-scale names model directories of the user's site (models/...): types and rules only here
+    load_config(
+        REPO / "config.yaml", *[REPO / o for o in overlays], check_files="paper-scale" not in overlays[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c["rl_zero"].update(prompt_style="chatty"), "rl_zero.prompt_style"),
+        (
+            lambda c: c["rl_zero"]["rewards"].append({"name": "vibes"}),
+            "rl_zero.rewards.2: unknown reward 'vibes'",
+        ),
+        (
+            lambda c: c["rl_zero"]["rewards"][0].update(mood=1),
+            "rl_zero.rewards.0: reward 'accuracy': unknown option",
+        ),
+        (lambda c: c["rl_zero"]["trl"].update(bta=0.1), "rl_zero.trl.bta: not a field of TRL's GRPOConfig"),
+        (
+            lambda c: c["sft"]["trl"].update(num_generations=2),
+            "sft.trl.num_generations: not a field of TRL's SFTConfig",
+        ),
+        (
+            lambda c: c["distill"].update(gkd={"lambd": 0.5}),
+            "distill.gkd.lambd: not a field of TRL's GKDConfig",
+        ),
+        (lambda c: c["distill"].update(num_shards=0), "distill.num_shards"),
+        (lambda c: c.update(unknown_key=1), "unknown_key: Extra inputs are not permitted"),
+        (lambda c: c["eval"].update(k="four"), "eval.k"),
+        (lambda c: c["eval"].update(models=["rl_zer"]), "eval.models.0: unknown model 'rl_zer'"),
+        (lambda c: c["resources"].update(rl_zero={"gpus": -1}), "resources.rl_zero.gpus"),
+        (lambda c: c["resources"].update(rl_zer={"gpus": 1}), "resources.rl_zer: unknown group"),
+        (
+            lambda c: c["benchmarks"][0].update(path="missing/gsm8k.jsonl"),
+            "benchmarks.0.path (gsm8k): 'missing/",
+        ),
+        (
+            lambda c: c["rejection_sampling"].update(non_reasoning_files=["nope.jsonl"]),
+            "non_reasoning_files.0",
+        ),
+        (lambda c: c["base_model"].update(source="hf_dir", path=None), "base_model.path: required"),
+        (
+            lambda c: c["distill"].update(teacher="rl_final"),
+            "distill.teacher: 'rl_final' is not a model that runs",
+        ),
+        (
+            lambda c: c["rl_zero"].update(enabled=False),
+            "cold_start: starts from 'rl_zero', which does not run",
+        ),
+        (
+            lambda c: c["sft"].update(heldout={"benchmarks": ["gsm8kk"]}),
+            "sft.heldout.benchmarks.0: 'gsm8kk' is not a benchmark",
+        ),
+        (lambda c: c["rl_zero"].update(heldout={"every_step": 5}), "rl_zero.heldout.every_step"),
+    ],
+)
+def test_every_problem_names_its_key(mutate, key):
+    cfg = copy.deepcopy(base())
+    mutate(cfg)
+    with pytest.raises(ConfigError) as e:
+        validate_config(cfg, "my.yaml")
+    assert "my.yaml" in str(e.value) and key in str(e.value), str(e.value)
+
+
+def test_a_data_source_file_that_does_not_exist_names_its_key():
+    cfg = base()
+    cfg["data"]["sources"].append(
+        {"name": "mine", "kind": "file", "path": "data/mine.jsonl", "problem_field": "q", "answer_field": "a"}
+    )
+    with pytest.raises(ConfigError, match=r"data.sources.3.path \(mine\): 'data/mine.jsonl' does not exist"):
+        validate_config(cfg)
+
+
+def test_defaults_are_filled_in_once_and_paths_resolved(tmp_path, monkeypatch):
+    cfg = base()
+    del cfg["eval"]["temperature"], cfg["generation"]
+    monkeypatch.chdir(tmp_path)  # not the checkout: r1/assets/... paths resolve inside it
+    out = validate_config(cfg)
+    assert out["eval"]["temperature"] == EvalProtocol().temperature == Eval().temperature
+    assert out["generation"]["backend"] == "transformers" and out["data"]["decontamination"]["ngram"] == 10
+    assert out["benchmarks"][0]["path"] == str(REPO / "r1/assets/benchmarks/gsm8k/test.jsonl")
+
+
+def test_trl_fields_read_from_source_are_the_real_dataclass_fields():
+    for name, (module, _) in CLASSES.items():
+        real = getattr(importlib.import_module(module), name)
+        assert trl_fields(name) == {f.name for f in dataclasses.fields(real)}, name
+
+
+def test_merge_follows_snakemakes_configfile_semantics():
+    assert merge({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"b": 3}, "l": [2]}) == {
+        "a": {"b": 3, "c": 2},
+        "l": [2],
+    }
+
+
+@pytest.mark.parametrize(
+    "overlay, key",
+    [
+        ("eval: {k: 0}", "eval.k"),
+        ("rl_zero: {trl: {bta: 0.1}}", "rl_zero.trl.bta"),  # a TRL typo: before, it failed hours later
+        (
+            "benchmarks: [{name: gsm8k, path: gone.jsonl, problem_field: q, answer_field: a, "
+            "answer_format: gsm8k}]",
+            "benchmarks.0.path (gsm8k): 'gone.jsonl' does not exist",  # before: silently kept old results
+        ),
+    ],
+)
+def test_snakemake_refuses_an_invalid_config_at_dag_load(tmp_path, overlay, key):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(overlay + "\n")
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "--configfile", "config.yaml", str(bad)], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode != 0
+    assert key in proc.stdout + proc.stderr, proc.stderr[-3000:]
+
+
+def test_the_configuration_reference_is_generated_from_the_config_models():
+    proc = subprocess.run(
+        [sys.executable, "scripts/config_reference.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr

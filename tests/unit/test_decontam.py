@@ -1,0 +1,99 @@
+"""10-gram decontamination: planted eval questions are caught with the right id, unrelated text is not."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from r1.benchmarks import DEFAULT_BENCHMARKS, load_benchmark
+from r1.decontam import (
+    benchmark_eval_items,
+    build_ngram_index,
+    find_contamination,
+    find_contamination_batch,
+    normalize_words,
+)
+
+
+@pytest.fixture(scope="module")
+def gsm8k_items() -> dict[str, str]:
+    df = load_benchmark(DEFAULT_BENCHMARKS["gsm8k"])
+    return {f"gsm8k:{i}": p for i, p in zip(df["id"], df["problem"], strict=True)}
+
+
+@pytest.fixture(scope="module")
+def index(gsm8k_items):
+    return build_ngram_index(gsm8k_items, n=10)
+
+
+def test_normalize_words():
+    assert normalize_words("Janet’s ducks, LAY 16 eggs!") == ["janet", "s", "ducks", "lay", "16", "eggs"]
+    assert normalize_words("Find $\\frac{1}{2}+x_1$.") == ["find", "1", "2", "x", "1"]
+    assert normalize_words("Ça coûte 3€ — très cher") == ["ça", "coûte", "3", "très", "cher"]
+    assert normalize_words("") == []
+    # The ASCII fast path and the Unicode path agree.
+    assert normalize_words("Hello, World: 3.5!") == normalize_words("Hello, World: 3.5! ’")
+
+
+def test_planted_gsm8k_question_caught_with_right_id(gsm8k_items, index):
+    question = gsm8k_items["gsm8k:17"]
+    mangled = question.upper().replace(",", " ;").replace(".", "!").replace(" ", "  ")
+    training_text = f"Here is a practice problem for you.\n\n{mangled}\n\nLet's think step by step."
+    assert find_contamination(training_text, index) == "gsm8k:17"
+    # Only a 10-word window of it is enough.
+    window = " ".join(normalize_words(question)[3:13])
+    assert find_contamination(f"blah blah {window.title()} more words", index) == "gsm8k:17"
+
+
+def test_unrelated_text_not_flagged(index):
+    text = (
+        "The mitochondria is the powerhouse of the cell, and photosynthesis converts light energy into "
+        "chemical energy stored in glucose molecules within the chloroplasts of green plants."
+    )
+    assert find_contamination(text, index) is None
+    # Nine consecutive words of an eval question are not a 10-gram.
+    nine = " ".join(normalize_words("Janet’s ducks lay 16 eggs per day. She eats three for breakfast")[:9])
+    text = nine + " and then something else entirely different happens here"
+    assert find_contamination(text, index) is None
+
+
+def test_short_texts_match_only_whole_items():
+    idx = build_ngram_index({"b:0": "What is 2 + 3?", "b:1": " ".join(f"w{i}" for i in range(12))}, n=10)
+    assert find_contamination("what is 2 3", idx) == "b:0"  # whole normalised text equal
+    assert find_contamination("WHAT IS 2+3 ???", idx) == "b:0"
+    assert find_contamination("what is 2", idx) is None  # a prefix is not the item
+    # No substring rule for short items.
+    assert find_contamination("So, what is 2 + 3? It is 5, and we are done now.", idx) is None
+    assert find_contamination("w0 w1 w2 w3 w4 w5 w6 w7 w8", idx) is None  # < n words, not a whole item
+    assert find_contamination("x w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 y", idx) == "b:1"
+    assert find_contamination("", idx) is None
+    with pytest.raises(ValueError):
+        find_contamination("text", idx, n=8)
+
+
+def test_default_items_include_solutions_and_batch_speed():
+    items = benchmark_eval_items()
+    assert len(items) == 1319 + 500
+    assert "gsm8k:0" in items and "math500:test/precalculus/807.json" in items
+    idx = build_ngram_index(items, n=10)
+    # A sentence from a GSM8K *solution* (not the question) is caught.
+    assert (
+        find_contamination("She makes 9 * 2 = $18 every day at the farmer’s market, the solution says.", idx)
+        == "gsm8k:0"
+    )
+    rng = random.Random(0)
+    vocab = sorted({w for t in list(items.values())[:200] for w in normalize_words(t)})
+    texts = [" ".join(rng.choice(vocab) for _ in range(200)) for _ in range(2000)]
+    texts[123] += " " + items["math500:test/precalculus/807.json"]
+    t0 = time.perf_counter()
+    hits = find_contamination_batch(texts, idx)
+    elapsed = time.perf_counter() - t0
+    assert [i for i, h in enumerate(hits) if h] == [123]
+    assert hits[123] == "math500:test/precalculus/807.json"
+    assert elapsed < 10.0  # ~0.2 s on an idle core; generous for a shared machine
+
+
+def test_gsm8k_calculator_annotations_are_noise():
+    assert normalize_words("makes 9 * 2 = $<<9*2=18>>18 every") == ["makes", "9", "2", "18", "every"]

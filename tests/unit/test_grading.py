@@ -1,0 +1,360 @@
+"""Grading: extraction, strict/lenient equivalence, hard timeouts and crash recovery (real math-verify)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from r1.grading import (
+    DEFAULT_CHAIN,
+    GradeResult,
+    cluster_answers,
+    extract_answer,
+    grade_batch,
+    is_equivalent,
+)
+from r1.grading.cli import main as grade_main
+from r1.grading.pool import POOL
+
+ASSETS = Path(__file__).resolve().parents[2] / "r1" / "assets" / "benchmarks"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------ extraction
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("so the result is \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"),
+        ("\\boxed{1} then \\boxed{\\sqrt{\\frac{a}{b}}}", "\\sqrt{\\frac{a}{b}}"),
+        ("\\fbox{7}", "7"),
+        ("\\boxed 5$ done", "5"),
+        ("empty \\boxed{} but earlier \\boxed{3}", "3"),
+        ("\\boxed{4} and a truncated \\boxed{12", "4"),
+        ("<think>maybe \\boxed{1}</think><answer>42</answer>", "42"),
+        ("<answer>We get $\\boxed{x=2}$</answer>", "x=2"),
+        ("<answer>$7$</answer>", "7"),
+        ("Natalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72", "72"),
+        ("#### 1,000\n", "1,000"),
+        ("The answer is $\\frac{3}{4}$.", "\\frac{3}{4}"),
+        ("the final answer is 3.5. Next line", "3.5"),
+        ("Final Answer: The final answer is $5$. I hope it is correct.", "5"),
+        ("Final answer: (B)", "(B)"),
+        ("13 * 13 = 192", None),
+        ("", None),
+        ("no answer here, only 42", None),
+    ],
+)
+def test_extract_answer(text, expected):
+    assert extract_answer(text) == expected
+
+
+def test_extract_chain_order_and_validation():
+    text = "<answer>1</answer> \\boxed{2}"
+    assert extract_answer(text) == "1"
+    assert extract_answer(text, ("boxed", "answer_tag")) == "2"
+    assert extract_answer("The answer is 3", ("boxed",)) is None
+    assert DEFAULT_CHAIN == ("answer_tag", "boxed", "gsm8k", "answer_is", "bare")
+    # bare: only a completion that is one number as a whole (asked for "the number only")
+    assert extract_answer(" -7. ") == "-7"
+    assert extract_answer("12 apples") is None
+    assert extract_answer("x = 12") is None
+    with pytest.raises(ValueError, match="known"):
+        extract_answer("x", ("nope",))
+
+
+# ------------------------------------------------------------------ equivalence table
+BOTH = ("strict", "lenient")
+EQUIVALENCE = [
+    # pred, gold, strict, lenient
+    ("\\frac{1}{2}", "0.5", True, True),
+    ("0.5", "\\frac{1}{2}", True, True),
+    ("\\dfrac12", "\\frac{1}{2}", True, True),
+    ("x=3", "3", True, True),
+    ("3", "x = 3", True, True),
+    ("1,000", "1000", True, True),
+    ("1000", "1,000", True, True),
+    ("11111111100", "11,\\! 111,\\! 111,\\! 100", True, True),
+    ("50\\%", "0.5", False, True),
+    ("0.5", "50\\%", False, True),
+    ("50", "50\\%", True, True),
+    ("\\frac{2}{4}", "\\frac{1}{2}", False, True),
+    ("025", "25", False, True),
+    ("27.0", "27", False, True),
+    ("\\frac{54}{2}", "27", False, True),
+    ("(B)", "B", True, True),
+    ("B", "\\text{(B)}", True, True),
+    ("C", "(B)", False, False),
+    ("90", "90^\\circ", True, True),
+    ("5.4", "5.4 \\text{ cents}", True, True),
+    ("\\$18", "18", True, True),
+    ("(1, 2)", "(1,2)", True, True),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})", True, True),
+    ("(3, 1.5708)", "\\left( 3, \\frac{\\pi}{2} \\right)", False, True),
+    ("[1, 2)", "(1,2)", False, False),
+    ("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2", True, True),
+    ("3.14159", "\\pi", False, True),
+    ("Evelyn", "\\text{Evelyn}", True, True),
+    ("41", "42", False, False),
+    ("200", "2", False, False),
+    ("0.33", "\\frac{1}{3}", False, False),
+    ("13 * 13 = 192", "169", False, False),
+    ("x^2+2x+1", "(x+1)^2", True, True),
+    ("", "5", False, False),
+    (None, "5", False, False),
+]
+
+
+@pytest.mark.parametrize(("pred", "gold", "strict", "lenient"), EQUIVALENCE)
+def test_is_equivalent_table(pred, gold, strict, lenient):
+    assert is_equivalent(pred, gold, "strict") is strict
+    assert is_equivalent(pred, gold, "lenient") is lenient
+
+
+@pytest.mark.parametrize("gold", ["", "   ", "\\frac{1}{", "}{", "$$", "\\boxed{}", "#### ", None])
+@pytest.mark.parametrize("mode", BOTH)
+def test_unusable_gold_is_none_never_true(gold, mode):
+    assert is_equivalent("5", gold, mode) is None
+    assert is_equivalent(None, gold, mode) is None
+    [res] = grade_batch(["\\boxed{5}"], [gold if gold is not None else ""], mode=mode)
+    assert res.correct is None and res.mode == mode
+
+
+def test_unknown_mode_rejected():
+    with pytest.raises(ValueError, match="lenient"):
+        is_equivalent("1", "1", "fuzzy")
+    with pytest.raises(ValueError, match="strict"):
+        grade_batch(["1"], ["1"], mode="fuzzy")
+
+
+def test_free_text_is_not_graded_by_parsing_expressions():
+    for mode in BOTH:
+        [res] = grade_batch(["13 * 13 = 192"], ["169"], mode=mode)
+        assert res.correct is False and res.extracted is None
+        [res] = grade_batch(["13 * 13 = 169, so \\boxed{169}"], ["169"], mode=mode)
+        assert res.correct is True
+
+
+def test_table_through_grade_batch_matches_in_process():
+    rows = [(p, g) for p, g, _, _ in EQUIVALENCE if p]
+    for mode in BOTH:
+        results = grade_batch([f"Thus \\boxed{{{p}}}." for p, _ in rows], [g for _, g in rows], mode=mode)
+        assert all(isinstance(r, GradeResult) and not r.timed_out for r in results)
+        assert [r.correct for r in results] == [is_equivalent(p, g, mode) for p, g in rows]
+
+
+# ---------------------------------------------------------- benchmark references graded against themselves
+def _references() -> list[str]:
+    golds = [row["answer"].rsplit("#### ", 1)[1].strip() for row in _jsonl(ASSETS / "gsm8k" / "test.jsonl")]
+    assert len(golds) == 1319 and any("," in g for g in golds)
+    math500 = [row["answer"] for row in _jsonl(ASSETS / "math500" / "test.jsonl")]
+    assert len(math500) == 500
+    return golds + math500
+
+
+@pytest.mark.parametrize("mode", BOTH)
+def test_every_benchmark_reference_matches_itself_boxed(mode):
+    golds = _references()
+    results = grade_batch([f"Therefore the answer is \\boxed{{{g}}}." for g in golds], golds, mode=mode)
+    bad = [(g, r) for g, r in zip(golds, results, strict=True) if r.correct is not True]
+    assert not bad, bad[:10]
+
+
+def test_gsm8k_solution_text_as_reference():
+    row = _jsonl(ASSETS / "gsm8k" / "test.jsonl")[0]
+    assert is_equivalent("18", row["answer"]) is True  # the reference's final answer after "#### "
+
+
+# ------------------------------------------------------------------ hostile input, timeouts, crashes
+HOSTILE = {
+    "power_tower": "\\boxed{9^{9^{9^{9}}}}",
+    "nested_parens": "\\boxed{" + "(" * 10_000 + "1" + ")" * 10_000 + "}",
+    "one_megabyte": "\\boxed{" + "1" * 1_000_000 + "}",
+    "surrogate": "\\boxed{\ud800} \ud800",
+    "nested_frac": "\\boxed{" + "\\frac{1}{" * 500 + "2" + "}" * 500 + "}",
+    "brace_bomb": "\\boxed{" * 50_000,
+}
+
+
+def test_hostile_inputs_score_zero_within_timeout():
+    timeout_s = 1.0
+    names = list(HOSTILE)
+    t0 = time.monotonic()
+    results = grade_batch(
+        [HOSTILE[n] for n in names] + ["\\boxed{7}"], ["7"] * (len(names) + 1), timeout_s=timeout_s
+    )
+    elapsed = time.monotonic() - t0
+    for name, res in zip(names, results, strict=False):
+        assert res.correct is False, name
+    assert results[-1].correct is True and not results[-1].timed_out
+    n_slow = sum(r.timed_out for r in results)
+    # two workers share the slow items; each costs at most timeout_s (plus a fork when a worker is killed)
+    assert elapsed < timeout_s * (n_slow / 2 + 1) + 2.0, (elapsed, n_slow)
+
+
+def test_each_hostile_item_alone_returns_within_timeout():
+    for name in ("power_tower", "nested_frac"):
+        t0 = time.monotonic()
+        [res] = grade_batch([HOSTILE[name]], ["7"], timeout_s=0.5)
+        assert res.correct is False, name
+        assert time.monotonic() - t0 < 0.5 + 1.0, name
+
+
+def test_worker_crash_is_scored_zero_and_replaced():
+    before = POOL.restarts
+    tasks = [("grade", "\\boxed{1}", "1", "lenient", DEFAULT_CHAIN), ("_crash",)] * 2
+    results = POOL.run(tasks, timeout_s=2.0)
+    assert results[0] == ("1", True, False) and results[2] == ("1", True, False)
+    assert results[1] == (None, False, True) and results[3] == (None, False, True)
+    assert POOL.restarts >= before + 2
+    assert grade_batch(["\\boxed{2}"], ["2"])[0].correct is True
+
+
+def test_uninterruptible_hang_is_hard_killed_within_timeout():
+    before = POOL.restarts
+    tasks = [("_hang",), ("grade", "\\boxed{1}", "1", "strict", DEFAULT_CHAIN), ("_hang",)]
+    t0 = time.monotonic()
+    results = POOL.run(tasks, timeout_s=0.5, workers=1)
+    assert results == [(None, False, True), ("1", True, False), (None, False, True)]
+    assert time.monotonic() - t0 < 2 * 0.5 + 1.0
+    assert POOL.restarts == before + 2
+    assert all(r.correct for r in grade_batch(["\\boxed{1}", "\\boxed{2}"], ["1", "2"]))
+
+
+def test_worker_killed_mid_item_is_scored_zero():
+    grade_batch(["\\boxed{1}"], ["1"])  # pool is up
+    pids = [w.pid for w in POOL._workers]
+
+    def kill_soon():
+        time.sleep(0.3)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    t0 = time.monotonic()
+    results = grade_batch([HOSTILE["power_tower"], "\\boxed{3}"], ["7", "3"], timeout_s=5.0)
+    killer.join()
+    assert results[0].correct is False and results[0].timed_out
+    assert results[1].correct is True
+    assert time.monotonic() - t0 < 4.0
+    # the idle worker killed between items is found dead at the next batch and costs no item
+    again = grade_batch([f"\\boxed{{{k}}}" for k in range(8)], [str(k) for k in range(8)])
+    assert all(r.correct and not r.timed_out for r in again)
+    assert not set(pids) & {w.pid for w in POOL._workers}
+
+
+def test_grade_batch_from_threads_and_outer_alarm_untouched():
+    signal.alarm(100)
+    try:
+        out: dict[int, list] = {}
+
+        def run(k):
+            out[k] = grade_batch([f"\\boxed{{{k}}}", "\\boxed{0}"], [str(k), "1"])
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all([r.correct for r in out[k]] == [True, False] for k in range(4))
+        assert is_equivalent("1/2", "0.5") is True  # in-process call off the pool must not touch SIGALRM
+    finally:
+        remaining = signal.alarm(0)
+    assert remaining > 90
+
+
+def test_grade_batch_edge_cases():
+    assert grade_batch([], []) == []
+    with pytest.raises(ValueError, match="golds"):
+        grade_batch(["a"], [])
+    conversational = [[{"role": "assistant", "content": "<think>ok</think> \\boxed{4}"}]]
+    assert grade_batch(conversational, ["4"])[0].correct is True
+    assert grade_batch([None], ["4"])[0].correct is False
+
+
+# ------------------------------------------------------------------ clustering
+def test_cluster_answers_lenient_and_strict():
+    answers = [
+        "5",
+        "5.0",
+        "\\frac{10}{2}",
+        "x=5",
+        None,
+        "6",
+        "(1,2)",
+        "(1, 2)",
+        "\\frac{1}{2}",
+        "0.5",
+        "B",
+        "(B)",
+        "",
+    ]
+    assert cluster_answers(answers, "lenient") == [0, 0, 0, 0, None, 1, 2, 2, 3, 3, 4, 4, None]
+    strict = cluster_answers(answers, "strict")
+    assert strict[0] == strict[3] != strict[1]
+    assert strict[8] == strict[9] and strict[6] == strict[7] and strict[4] is None
+    assert cluster_answers([]) == []
+
+
+def test_cluster_answers_agree_with_is_equivalent():
+    answers = ["25", "025", "27", "27.0", "50\\%", "0.5", "50", "\\frac{2}{4}", "1,000", "1000", "1000.00001"]
+    for mode in BOTH:
+        ids = cluster_answers(answers, mode)
+        for j, a in enumerate(answers):
+            rep = next(i for i in range(j + 1) if ids[i] == ids[j])  # first member of a's cluster
+            if rep < j:
+                assert is_equivalent(a, answers[rep], mode), (mode, a, answers[rep])
+            else:  # a started a cluster: no earlier representative accepts it
+                reps = {answers[ids.index(c)] for c in set(ids[:j])}
+                assert not any(is_equivalent(a, r, mode) for r in reps), (mode, a)
+
+
+def test_cluster_answers_hostile_member_is_its_own_cluster():
+    ids = cluster_answers(["9^{9^{9^{9}}}", "2", "2.0"], timeout_s=0.5)
+    assert ids[1] == ids[2] != ids[0]
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_grades_and_summarises(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"completion": "so \\boxed{5}", "answer": "5"},
+        {"prediction": "The answer is 50\\%", "answer": "0.5"},
+        {"completion": "nothing", "answer": ""},
+        {"completion": [{"role": "assistant", "content": "#### 1,000"}], "answer": 1000},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for mode, n_correct in (("strict", 2), ("lenient", 3)):
+        out = tmp_path / f"{mode}.jsonl"
+        assert grade_main(["--mode", mode, str(src), str(out)]) == 0
+        graded = _jsonl(out)
+        assert [g["correct"] for g in graded][2] is None
+        assert all(g["mode"] == mode for g in graded)
+        assert sum(g["correct"] is True for g in graded) == n_correct
+        summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        assert summary["n"] == 4 and summary["n_unparseable_gold"] == 1 and summary["n_timeouts"] == 0
+        assert summary["accuracy"] == pytest.approx(n_correct / 3)
+
+
+def test_cli_bad_input_names_file_line_and_field(tmp_path, capsys):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"completion": "a"}\nnot json\n{"completion": 3, "answer": "1"}\n')
+    out = tmp_path / "out.jsonl"
+    assert grade_main([str(src), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{src}: line 1: missing field 'answer'" in err
+    assert f"{src}: line 2: invalid JSON" in err
+    assert f"{src}: line 3: field 'completion' must be a string" in err
+    assert not out.exists()
