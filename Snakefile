@@ -1,7 +1,7 @@
 # r1: the DeepSeek-R1 training pipeline (arXiv 2501.12948) as a Snakemake DAG.
 # Targets only. The stages are the stage table (r1/pipeline.py); rules/common.smk validates the config and
 # holds the input functions; rules/stages.smk is the rule family of the single-job stages, rules/{distill,eval,
-# report}.smk the rest; logic is in r1/.
+# report,export}.smk the rest; logic is in r1/.
 
 from snakemake.utils import min_version
 
@@ -30,6 +30,7 @@ include: "rules/stages.smk"
 include: "rules/distill.smk"
 include: "rules/eval.smk"
 include: "rules/report.smk"
+include: "rules/export.smk"
 
 
 wildcard_constraints:
@@ -51,6 +52,7 @@ localrules:
     eval_all,
     eval_table,
     report_assets,
+    export_all,
 
 
 # Milestones of the paper's pipeline (`snakemake <target>`); `all` (or distill_all) is everything;
@@ -104,3 +106,9 @@ rule sft_all:
 rule eval_all:
     input:
         "results/eval/manifest.json",
+
+
+# Serving formats (HF + model card, GGUF) of the final R1 model and the students; not part of `all`.
+rule export_all:
+    input:
+        expand("results/export/{model}/manifest.json", model=EXPORT_MODELS),

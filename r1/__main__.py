@@ -1,4 +1,4 @@
-"""`python -m r1 <command> ...`: grade, eval, audit, and the stage entry points."""
+"""`python -m r1 <command> ...`: grade, eval, audit, export, and the stage entry points."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ COMMANDS = {
     "eval": ("r1.eval.cli", "evaluate any HF checkpoint directory on any benchmark file"),
     "audit": ("r1.audit", "re-hash artifacts and check every manifest chain"),
     "learn": ("r1.learn", "learning experiments: run arms side by side (resumable), report held-out curves"),
+    "export": ("r1.export", "export a checkpoint for serving: HF directory + model card, or GGUF"),
+    "serve-check": ("r1.serving", "smoke-test an OpenAI-compatible endpoint serving an exported model"),
     "job": ("r1.rulekit", "run one pipeline job from a job-spec JSON (used by multi-GPU launches)"),
 }
 

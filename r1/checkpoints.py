@@ -14,6 +14,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from r1 import tracking
 from r1.atomic import atomic_dir, atomic_path
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def prepare_work_dir(work_dir: Path, fp: str):
     metrics = work_dir / "metrics.jsonl"
     if last is None:
         metrics.unlink(missing_ok=True)
+        tracking.reset(work_dir)
         return None
     step = int(Path(last).name.split("-")[-1])
     if metrics.exists():  # drop lines logged after the checkpoint: they will be redone
@@ -140,8 +142,9 @@ def nonfinite_guard():
 
 
 def training_callbacks(work: Path) -> list:
-    """Callbacks of every r1 training stage: the NaN guard (first, so the metrics see its count), metrics."""
-    return [nonfinite_guard(), metrics_callback(work / "metrics.jsonl")]
+    """Callbacks of every r1 training stage: the NaN guard (first, so the metrics see its count), metrics,
+    live tracking (r1.tracking: TensorBoard by default)."""
+    return [nonfinite_guard(), metrics_callback(work / "metrics.jsonl"), *tracking.callbacks(work)]
 
 
 def finish(trainer, tokenizer, work_dir: Path, model_out: str, metrics_out: str | None) -> None:

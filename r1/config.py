@@ -19,15 +19,17 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from r1 import pipeline
 from r1.codedeps import ROOT
 from r1.decontam import DEFAULT_MIN_OVERLAP, PAPER_NGRAM
 from r1.eval.runner import EvalProtocol
+from r1.export import DEFAULT_GGUF_TYPE, GGUF_TYPES
 from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 from r1.heldout import DEFAULTS as _HELDOUT
 from r1.kd import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+from r1.tracking import DEFAULT_PROJECT, DEFAULT_REPORT_TO, INTEGRATIONS
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 Count = Annotated[int, Field(ge=1)]
@@ -224,6 +226,26 @@ class Eval(Section):
     models: list[str] | None = None  # None: every model that runs and every student
 
 
+class Tracking(Section):
+    """Live training curves (r1.tracking); reach the jobs beside their params: editing them reruns nothing."""
+
+    report_to: list[Literal[INTEGRATIONS]] = list(DEFAULT_REPORT_TO)  # []: off; tensorboard: <stage dir>/tb
+    project: str = DEFAULT_PROJECT  # W&B / Trackio project
+
+    @field_validator("report_to")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"each integration once, got {v}")
+        return v
+
+
+class Export(Section):
+    """Serving formats of the final models (target export_all, r1.export)."""
+
+    gguf_type: Literal[GGUF_TYPES] = DEFAULT_GGUF_TYPE  # GGUF weight type (python -m r1 export: --gguf-type)
+
+
 class ResourceGroup(Section):
     """A placement (r1.cluster); unset keys fall back to `resources.default`."""
 
@@ -246,6 +268,7 @@ SECTIONS: dict[str, type[Section]] = {
     "rejection_sampling": RejectionSampling,
     "distill": Distill,
     "eval": Eval,
+    "export": Export,
 }
 BY_KIND: dict[str, type[Section]] = {"rl": RLStage, "sft": SFTStage}
 
@@ -271,6 +294,7 @@ def config_model(stages=pipeline.STAGES) -> type[Section]:
         "benchmarks": (Annotated[list[Benchmark], Field(min_length=1)], ...),
         "generation": (Generation, Generation()),
         "grading": (Grading, Grading()),
+        "tracking": (Tracking, Tracking()),
         "resources": (dict[str, ResourceGroup], ...),
     }
     for name, stage in pipeline.sections(stages).items():

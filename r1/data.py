@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from r1.decontam import DEFAULT_MIN_OVERLAP, PAPER_NGRAM
+from r1.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def load_source(spec: dict, seed: int) -> tuple[list[dict], list[dict]]:
             seed=source_seed,
             **spec.get("options", {}),
         )
-        for i in range(len(ds)):
+        for i in progress(range(len(ds)), desc=f"data {name}", unit="row"):
             item = ds[i]
             meta = item.get("metadata", {}) or {}
             rows.append(
@@ -300,9 +301,10 @@ def decontaminate_rows(df: pd.DataFrame, text_columns: str | list[str], decontam
     n, drop = decontam["ngram"], decontam["drop"]
     index = benchmark_index(decontam["benchmarks"], n)
     min_overlap = decontam["min_overlap"]
+    rows = progress(df.iterrows(), desc=f"decontaminate {'+'.join(columns)}", total=len(df), unit="row")
     matches = [
         next((m for c in columns if (m := find_contamination(row[c], index, min_overlap=min_overlap))), None)
-        for _, row in df.iterrows()
+        for _, row in rows
     ]
     hit = pd.Series([m is not None for m in matches], index=df.index)
     if hit.any():

@@ -99,7 +99,7 @@ class TransformersGenerator:
     def generate(
         self, prompts: list[str], params: SamplingParams, desc: str = "generate"
     ) -> list[list[Sample]]:
-        from tqdm import tqdm
+        from r1.progress import progress
 
         torch = self._torch
         tok = self.tokenizer
@@ -107,12 +107,9 @@ class TransformersGenerator:
         jobs = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
         results: list[list[Sample | None]] = [[None] * params.n for _ in prompts]
         eos_ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
-        for start in tqdm(
-            range(0, len(jobs), self.batch_size),
-            desc=desc,
-            unit="batch",
-            disable=os.environ.get("R1_NO_PROGRESS") == "1",
-        ):
+        bar = progress(desc=desc, total=len(jobs), unit="sample")
+        n_generated = 0
+        for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
             texts = [prompts[i] for i, _ in batch]
             if self.decoder is not None:  # pad the last batch to the full size: one compiled shape per run
@@ -154,6 +151,12 @@ class TransformersGenerator:
                 truncated = n_tokens == len(ids) and not any(t in eos_ids for t in ids)
                 text = tok.decode(ids[:n_tokens], skip_special_tokens=True)
                 results[i][j] = Sample(text=text, n_tokens=n_tokens, truncated=truncated)
+                n_generated += n_tokens
+            bar.update(len(batch))
+            if not bar.disable:
+                rate = n_generated / max(bar.format_dict["elapsed"], 1e-9)
+                bar.set_postfix_str(f"{rate:.0f} new tok/s", refresh=False)
+        bar.close()
         return results  # type: ignore[return-value]
 
 

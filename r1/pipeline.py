@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from r1.codedeps import ROOT, code_files, function_closure
 
-KINDS = ("base", "data", "rl", "sft", "sample", "distill", "eval", "report")
+KINDS = ("base", "data", "rl", "sft", "sample", "distill", "eval", "report", "export")
 STUDENTS = "students"  # in eval.models: every distilled student
 
 
@@ -99,6 +99,16 @@ STAGES: tuple[Stage, ...] = (
     Stage("eval_generate", "eval", section="eval", results="eval", per="model x benchmark"),
     Stage("eval_table", "eval", results="eval", assets=("r1/assets/paper_results.csv",)),
     Stage("report_assets", "report", results="report", group="report", target="r1.stages.report:report"),
+    # serving formats of export_models() (target export_all, not part of `all`); a CPU job like data_prepare
+    Stage(
+        "export_model",
+        "export",
+        section="export",
+        results="export",
+        group="data",
+        assets=("r1/assets/model_card.md.jinja",),
+        per="model",
+    ),
 )
 
 
@@ -169,6 +179,17 @@ def running_models(cfg: dict, stages=STAGES) -> dict[str, str]:
     """model name -> directory of every model the config runs, in stage order, the students last."""
     out = {s.model: s.model_dir for s in active_stages(cfg, stages) if s.model}
     return {**out, **student_models(cfg)}
+
+
+def final_model(cfg: dict, stages=STAGES) -> str:
+    """The R1 model the run ends with: the last model stage that runs (rl_final when enabled, else
+    sft_stabilize)."""
+    return [s.model for s in active_stages(cfg, stages) if s.model][-1]
+
+
+def export_models(cfg: dict, stages=STAGES) -> list[str]:
+    """The models `export_all` packages for serving: the final R1 model and every distilled student."""
+    return [final_model(cfg, stages), *student_models(cfg)]
 
 
 def eval_models(cfg: dict, stages=STAGES) -> list[str]:

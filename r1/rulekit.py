@@ -36,6 +36,9 @@ class JobSpec:
     threads: int = 1
     resources: dict = field(default_factory=dict)
     wildcards: dict = field(default_factory=dict)
+    tracking: dict = field(
+        default_factory=dict
+    )  # config `tracking` (r1/tracking.py): not a param, reruns nothing
 
     def one(self, section: str, name: str) -> str:
         paths = getattr(self, section)[name]
@@ -88,6 +91,7 @@ class JobSpec:
             threads=int(smk.threads),
             resources=resources,
             wildcards=dict(smk.wildcards.items()),
+            tracking=_plain(smk.config.get("tracking") or {}),
         )
 
 
@@ -141,6 +145,8 @@ def redirect_to_log(path: str | None):
 def run_job(spec: JobSpec) -> None:
     setup_logging()
     import torch
+
+    os.environ["R1_TRACKING"] = json.dumps(spec.tracking)  # read by r1.tracking in training jobs
 
     torch.set_num_threads(max(1, spec.threads))
     log.info(

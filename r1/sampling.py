@@ -110,6 +110,7 @@ def sample_and_grade(
         df["answer"].tolist(),
         mode=grading["mode"],
         timeout_s=grading["timeout_s"],
+        desc=f"{desc} grading",
     )
     df["extracted"] = [g.extracted for g in grades]
     df["correct"] = [g.correct for g in grades]

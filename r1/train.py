@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from r1 import tracking
 from r1.checkpoints import train_resumable
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def make_args(config_cls, trl_cfg: dict, work_dir: Path, seed: int, where: str):
     on_gpu = cuda_available()
     kwargs = {
         "output_dir": str(work_dir),
-        "report_to": "none",
+        **tracking.trainer_args(where),
         "save_strategy": "steps",
         "save_steps": 50,
         "save_total_limit": 1,

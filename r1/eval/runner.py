@@ -171,7 +171,11 @@ def evaluate(
     completions = [s.text for out in outputs for s in out]
     flat_golds = [g for g in golds for _ in range(protocol.k)]
     grades = grade_batch(
-        completions, flat_golds, mode=protocol.grader_mode, timeout_s=protocol.grader_timeout_s
+        completions,
+        flat_golds,
+        mode=protocol.grader_mode,
+        timeout_s=protocol.grader_timeout_s,
+        desc=f"grade {model_name}/{benchmark_name}",
     )
 
     records = []

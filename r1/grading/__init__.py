@@ -79,6 +79,9 @@ def _as_text(completion) -> str | None:
     return None
 
 
+PROGRESS_CHUNK = 512  # items per pool call when a progress bar is shown
+
+
 def grade_batch(
     completions: list[str],
     golds: list[str],
@@ -86,19 +89,31 @@ def grade_batch(
     chain: Sequence[str] = DEFAULT_CHAIN,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
+    desc: str | None = None,
 ) -> list[GradeResult]:
     """Extract and grade untrusted completions in worker processes with a hard per-item timeout.
 
     Callable from any thread (batches are serialised). A timed-out or crashed item gets correct=False,
     timed_out=True, and its worker is replaced. Always uses the (warm, reused) worker pool: even a
-    one-item batch costs only a round trip, and a skipped pool would lose the hard timeout.
+    one-item batch costs only a round trip, and a skipped pool would lose the hard timeout. With `desc`,
+    a progress bar (r1.progress) counts graded items, in chunks of PROGRESS_CHUNK.
     """
     chain = _check(mode, chain)
     if len(completions) != len(golds):
         raise ValueError(f"grade_batch: {len(completions)} completions but {len(golds)} golds")
     golds = ["" if g is None else g if isinstance(g, str) else str(g) for g in golds]
     tasks = [("grade", _as_text(c), g, mode, chain) for c, g in zip(completions, golds, strict=True)]
-    results = POOL.run(tasks, timeout_s, workers)
+    if desc is None:
+        results = POOL.run(tasks, timeout_s, workers)
+    else:
+        from r1.progress import progress
+
+        results = []
+        with progress(desc=desc, total=len(tasks), unit="item") as bar:
+            for start in range(0, len(tasks), PROGRESS_CHUNK):
+                chunk = tasks[start : start + PROGRESS_CHUNK]
+                results += POOL.run(chunk, timeout_s, workers)
+                bar.update(len(chunk))
     return [GradeResult(extracted=e, correct=c, timed_out=t, mode=mode) for e, c, t in results]
 
 
