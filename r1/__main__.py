@@ -12,6 +12,7 @@ COMMANDS = {
     "learn": ("r1.learn", "learning experiments: run arms side by side (resumable), report held-out curves"),
     "export": ("r1.export", "export a checkpoint for serving: HF directory + model card, or GGUF"),
     "serve-check": ("r1.serving", "smoke-test an OpenAI-compatible endpoint serving an exported model"),
+    "run-code": ("r1.sandbox.cli", "run model-written Python against unit tests in the sandbox"),
     "job": ("r1.rulekit", "run one pipeline job from a job-spec JSON (used by multi-GPU launches)"),
 }
 

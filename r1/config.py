@@ -28,13 +28,17 @@ from r1.eval.runner import EvalProtocol
 from r1.export import DEFAULT_GGUF_TYPE, GGUF_TYPES
 from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 from r1.heldout import DEFAULTS as _HELDOUT
+from r1.judge import JudgeConfig
 from r1.kd import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+from r1.sandbox.client import Limits
 from r1.tracking import DEFAULT_PROJECT, DEFAULT_REPORT_TO, INTEGRATIONS
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
 Count = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 _PROTOCOL = EvalProtocol()  # the paper's evaluation protocol holds the eval defaults
+_LIMITS = Limits()  # the sandbox's limits hold their defaults
+_JUDGE = JudgeConfig(model="base")  # the judge's defaults (its model: a checkpoint of the run)
 
 
 class ConfigError(ValueError):
@@ -139,6 +143,8 @@ class RLStage(Section):
     enabled: bool = True  # false: the stage, its evals and its curves are left out
     prompt_style: Literal["r1_zero", "chat"]  # r1_zero: the paper's raw template; chat: the chat template
     num_prompts: Count  # training prompts drawn from results/data/train.parquet
+    code_prompts: Annotated[int, Field(ge=0)] = 0  # code prompts (tasks.code) mixed in; reward `code`
+    open_prompts: Annotated[int, Field(ge=0)] = 0  # prompts without a reference (tasks.open); judge rewards
     rewards: Annotated[list[Reward], Field(min_length=1)]  # {name, weight, **options} from r1/rewards.py
     heldout: Heldout | None = None  # held-out evaluation during training
     trl: dict[str, Any]  # GRPOConfig fields
@@ -147,6 +153,10 @@ class RLStage(Section):
 class SFTStage(Section):
     trl_class: ClassVar[str] = "SFTConfig"
     files: list[str] = []  # extra SFT data (jsonl/parquet with prompt, completion), decontaminated
+    # train on the generated safety set (sft_data), each example with this loss weight (lambda; null: no)
+    safety_weight: Annotated[float, Field(ge=0)] | None = None
+    replay_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0  # share of replayed reasoning rows ...
+    replay_from: str = "rejection_sampling"  # ... from this stage's dataset (kind reasoning)
     heldout: Heldout | None = None  # held-out evaluation during training
     trl: dict[str, Any]  # SFTConfig fields
 
@@ -184,6 +194,85 @@ class ColdStart(Sampling):
 
 class RejectionSampling(Sampling):
     non_reasoning_files: list[str] = []
+    code_prompts: Annotated[int, Field(ge=0)] = 0  # code tasks; a sample is kept when it passes the tests
+
+
+class TaskSet(Section):
+    """A file of prompts beyond math, read by r1.tasks (its `format` names the loader)."""
+
+    name: Name
+    format: Literal["mbpp", "humaneval", "mmlu", "hh_rlhf", "advbench", "xstest", "mt_bench", "self_instruct"]
+    path: str
+    split: str | None = None  # mbpp: test | train | validation (+-joined); hh_rlhf: eval | train; xstest
+    limit: Count | None = None  # the first N rows
+
+
+class TaskBenchmark(TaskSet):
+    kind: Literal["code", "choice", "refusal", "over_refusal", "judged"]  # what is scored (r1.eval.tasks)
+
+
+class Tasks(Section):
+    """Prompt sets beyond math (rule data_tasks), decontaminated against every benchmark."""
+
+    code: list[TaskSet] = []  # with unit tests: code RL and rejection sampling
+    open: list[TaskSet] = []  # without a reference: judged non-reasoning SFT data, judge rewards
+    safety: list[TaskSet] = []  # harmful-leaning requests: judged safety SFT data (responses generated)
+
+
+class JudgedSet(Section):
+    num_prompts: Annotated[int, Field(ge=0)]
+    rubric: Literal["helpfulness", "harmlessness"]
+    min_score: Fraction  # keep the best sample of a prompt when its judge score reaches this
+
+
+class SFTData(Section):
+    """The generated non-reasoning and safety SFT sets (rule sft_data_generate, r1.task_sampling)."""
+
+    enabled: bool = True
+    generator: str = "base"  # a model of the run or an HF directory (the paper: DeepSeek-V3)
+    samples_per_prompt: Count = 2
+    temperature: Annotated[float, Field(ge=0)] = 0.7
+    max_new_tokens: Count = 256
+    drop_truncated: bool = True  # an answer cut at max_new_tokens is never kept
+    non_reasoning: JudgedSet = JudgedSet(num_prompts=0, rubric="helpfulness", min_score=0.7)
+    safety: JudgedSet = JudgedSet(num_prompts=0, rubric="harmlessness", min_score=0.7)
+
+
+class Sandbox(Section):
+    """Limits per program in r1's sandbox (r1.sandbox.Limits), how many run at once, and whether a machine
+    without namespaces may run model code at all."""
+
+    wall_time_s: Annotated[float, Field(gt=0)] = _LIMITS.wall_time_s
+    cpu_time_s: Annotated[float, Field(gt=0)] = _LIMITS.cpu_time_s
+    test_timeout_s: Annotated[float, Field(ge=0)] = _LIMITS.test_timeout_s
+    memory_mb: Count = _LIMITS.memory_mb
+    file_size_mb: Count = _LIMITS.file_size_mb
+    max_processes: Count = _LIMITS.max_processes
+    max_open_files: Count = _LIMITS.max_open_files
+    max_output_bytes: Count = _LIMITS.max_output_bytes
+    keep_output_bytes: Count = _LIMITS.keep_output_bytes
+    tmpfs_mb: Count = _LIMITS.tmpfs_mb
+    tmpfs_inodes: Count = _LIMITS.tmpfs_inodes
+    workers: Count | None = None  # programs at a time (default: the job's CPUs)
+    require_isolation: bool = True  # refuse to run model code where namespaces are unavailable
+
+
+class Judge(Section):
+    """The generative reward model (r1.judge.JudgeConfig)."""
+
+    backend: Literal["local", "openai"] = _JUDGE.backend
+    model: str = _JUDGE.model  # local: a model of the run or an HF directory; openai: the served model's name
+    base_url: str | None = None  # openai: e.g. http://localhost:8000/v1
+    api_key_env: str | None = None  # openai: the NAME of the environment variable holding the key
+    method: Literal["expected", "parse"] = _JUDGE.method
+    explain: bool = _JUDGE.explain
+    max_new_tokens: Count = _JUDGE.max_new_tokens
+    timeout_s: Annotated[float, Field(gt=0)] = _JUDGE.timeout_s
+    retries: Annotated[int, Field(ge=0)] = _JUDGE.retries
+    concurrency: Count = _JUDGE.concurrency
+    generation: dict[
+        str, Any
+    ] = {}  # local: r1.generation options (default: the config's dtype, device, batch)
 
 
 DistillMethod = Literal["sft", "kd", "gkd"]
@@ -224,6 +313,8 @@ class Eval(Section):
     prompt_style: Literal["trained", "r1_zero", "chat"] = "chat"  # trained: each model as it was trained
     prefill_think: bool = False  # start every response with "<think>\n"
     models: list[str] | None = None  # None: every model that runs and every student
+    task_models: list[str] = []  # the models evaluated on task_benchmarks
+    refusal_classifier: Literal["strmatch", "judge"] = "strmatch"  # strmatch: XSTest's string match
 
 
 class Tracking(Section):
@@ -266,6 +357,8 @@ SECTIONS: dict[str, type[Section]] = {
     "data": Data,
     "cold_start": ColdStart,
     "rejection_sampling": RejectionSampling,
+    "tasks": Tasks,
+    "sft_data": SFTData,
     "distill": Distill,
     "eval": Eval,
     "export": Export,
@@ -292,6 +385,9 @@ def config_model(stages=pipeline.STAGES) -> type[Section]:
         "seed": (Annotated[int, Field(ge=0)], 0),
         "retries": (Annotated[int, Field(ge=0)], 1),
         "benchmarks": (Annotated[list[Benchmark], Field(min_length=1)], ...),
+        "task_benchmarks": (list[TaskBenchmark], []),  # code, multiple choice, safety, judged (r1.eval.tasks)
+        "sandbox": (Sandbox, Sandbox()),
+        "judge": (Judge, Judge()),
         "generation": (Generation, Generation()),
         "grading": (Grading, Grading()),
         "tracking": (Tracking, Tracking()),
@@ -421,6 +517,68 @@ def _rule_problems(cfg: dict, stages) -> list[str]:
     return problems
 
 
+def _task_problems(cfg: dict, stages) -> list[str]:
+    """The cross-field rules of the sections beyond math (tasks, task_benchmarks, sft_data, judge, ...)."""
+    from r1.eval.tasks import TaskBenchmark
+    from r1.tasks import FORMATS, SET_KINDS
+
+    problems = []
+    runs = pipeline.running_models(cfg, stages)
+    names = [b["name"] for b in cfg["benchmarks"]]
+    for i, b in enumerate(cfg["task_benchmarks"]):
+        try:
+            TaskBenchmark(**b)
+        except ValueError as e:
+            problems.append(f"task_benchmarks.{i}: {e}")
+        if b["name"] in names:
+            problems.append(f"task_benchmarks.{i}.name: {b['name']!r} is already a benchmark name")
+        names.append(b["name"])
+    sets = cfg["tasks"]
+    for set_name, specs in sets.items():
+        for i, spec in enumerate(specs):
+            if FORMATS[spec["format"]] != SET_KINDS[set_name]:
+                kind = SET_KINDS[set_name]
+                problems.append(f"tasks.{set_name}.{i}.format: {spec['format']!r} is not a {kind} format")
+    rl = [s.section for s in pipeline.active_stages(cfg, stages) if s.kind == "rl"]
+    for section in [*rl, "rejection_sampling"]:
+        block = cfg[section]
+        for key, set_name in (("code_prompts", "code"), ("open_prompts", "open")):
+            if block.get(key) and not sets[set_name]:
+                problems.append(f"{section}.{key}: needs prompts in tasks.{set_name}")
+        if "code" in {r["name"] for r in block.get("rewards", [])} and not block.get("code_prompts"):
+            problems.append(f"{section}.rewards: 'code' needs {section}.code_prompts > 0")
+    sft_data = cfg["sft_data"]
+    if sft_data["enabled"]:
+        for name, set_name in (("non_reasoning", "open"), ("safety", "safety")):
+            if sft_data[name]["num_prompts"] and not sets[set_name]:
+                problems.append(f"sft_data.{name}.num_prompts: needs prompts in tasks.{set_name}")
+    sample_rules = [s.rule for s in stages if s.kind == "sample"]
+    for s in pipeline.active_stages(cfg, stages):
+        if s.kind != "sft":
+            continue
+        block = cfg[s.section]
+        if block.get("safety_weight") is not None and not sft_data["enabled"]:
+            problems.append(f"{s.section}.safety_weight: the generated safety set needs sft_data.enabled")
+        if block["replay_fraction"] and block["replay_from"] not in sample_rules:
+            problems.append(
+                f"{s.section}.replay_from: {block['replay_from']!r} is not a stage with a dataset: "
+                f"{sample_rules}"
+            )
+    try:
+        JudgeConfig.from_config(cfg["judge"])
+    except ValueError as e:
+        problems.append(str(e))
+    if cfg["judge"]["backend"] == "openai" and not cfg["judge"].get("base_url"):
+        problems.append("judge.base_url: required when judge.backend is 'openai'")
+    known = [*runs, pipeline.STUDENTS]
+    for i, m in enumerate(cfg["eval"]["task_models"]):
+        if m not in known:
+            problems.append(f"eval.task_models.{i}: {m!r} is not a model that runs; models: {known}")
+    if cfg["eval"]["task_models"] and not cfg["task_benchmarks"]:
+        problems.append("eval.task_models: there are no task_benchmarks to evaluate them on")
+    return problems
+
+
 def path_keys(cfg: dict, stages=pipeline.STAGES) -> list[tuple[str, dict | list, str | int]]:
     """(key, container, index) of every file or directory the config names, which must exist."""
     out = []
@@ -452,6 +610,16 @@ def path_keys(cfg: dict, stages=pipeline.STAGES) -> list[tuple[str, dict | list,
     for i, st in enumerate(cfg["distill"]["students"]):
         if st.get("path"):
             out.append((f"distill.students.{i}.path ({st['name']})", st, "path"))
+    for where, specs in [("task_benchmarks", cfg["task_benchmarks"])] + [
+        (f"tasks.{name}", specs) for name, specs in cfg["tasks"].items()
+    ]:
+        out += [(f"{where}.{i}.path ({s['name']})", s, "path") for i, s in enumerate(specs)]
+    judge = cfg["judge"]
+    if judge["backend"] == "local" and judge["model"] not in pipeline.running_models(cfg, stages):
+        out.append(("judge.model", judge, "model"))
+    generator = cfg["sft_data"]["generator"]
+    if cfg["sft_data"]["enabled"] and generator not in pipeline.running_models(cfg, stages):
+        out.append(("sft_data.generator", cfg["sft_data"], "generator"))
     for g, res in cfg["resources"].items():
         if res.get("deepspeed"):
             out.append((f"resources.{g}.deepspeed", res, "deepspeed"))
@@ -503,6 +671,7 @@ def validate_config(
         raise ConfigError("\n".join(lines)) from None
     cfg = typed.model_dump(exclude_none=True)
     problems = _rule_problems(cfg, stages) + _trl_problems(cfg, stages) + _reward_problems(cfg, stages)
+    problems += _task_problems(cfg, stages)
     if check_files:
         problems += _path_problems(cfg, stages, root)
     if problems:

@@ -13,25 +13,36 @@ from r1.train import attach_heldout, cuda_available, make_args, model_kwargs
 log = logging.getLogger(__name__)
 
 
-def rl_prompt_dataset(train: pd.DataFrame, num_prompts: int, prompt_style: str, seed: int):
-    """GRPO prompts: the R1-Zero raw template, or one chat user turn with the paper's math instruction."""
+def rl_prompt_dataset(
+    train: pd.DataFrame, num_prompts: int, prompt_style: str, seed: int, extra: pd.DataFrame | None = None
+):
+    """GRPO prompts: the R1-Zero raw template, or one chat user turn with the paper's math instruction.
+
+    `extra` (r1.task_stages.rl_task_prompts): code and open-ended prompts mixed in, with their own
+    instructions (no math instruction), an empty `answer` and, for code, the `tests` the code reward runs."""
     from datasets import Dataset
 
     from r1.prompts import R1_ZERO_TEMPLATE, user_message
 
     rows = train.sample(n=min(num_prompts, len(train)), random_state=seed).reset_index(drop=True)
-    if prompt_style == "r1_zero":
-        prompts = [R1_ZERO_TEMPLATE.format(prompt=p) for p in rows["problem"]]
+    zero = prompt_style == "r1_zero"
+    texts = [p if zero else user_message(p) for p in rows["problem"]]
+    columns = {
+        "answer": rows["answer"].tolist(),
+        "language": rows["language"].tolist(),
+        "id": rows["id"].tolist(),
+    }
+    if extra is not None and len(extra):
+        texts += extra["problem"].tolist()
+        columns = {k: v + extra[k].tolist() for k, v in columns.items()}
+        columns["tests"] = [[] for _ in range(len(rows))] + [list(t) for t in extra["tests"]]
+        columns["prefix"] = [""] * len(rows) + extra["prefix"].tolist()
+        columns["entry_point"] = [""] * len(rows) + extra["entry_point"].tolist()
+    if zero:
+        prompts = [R1_ZERO_TEMPLATE.format(prompt=t) for t in texts]
     else:
-        prompts = [[{"role": "user", "content": user_message(p)}] for p in rows["problem"]]
-    return Dataset.from_dict(
-        {
-            "prompt": prompts,
-            "answer": rows["answer"].tolist(),
-            "language": rows["language"].tolist(),
-            "id": rows["id"].tolist(),
-        }
-    )
+        prompts = [[{"role": "user", "content": t}] for t in texts]
+    return Dataset.from_dict({"prompt": prompts, **columns})
 
 
 def grpo_trainer(
@@ -44,8 +55,10 @@ def grpo_trainer(
     work_dir: Path,
     seed: int,
     callbacks: list | None = None,
+    reward_context: dict | None = None,
 ):
-    """The GRPO trainer of an RL stage (also used by bench/grpo_gpu.py): r1's rewards, config and rollouts."""
+    """The GRPO trainer of an RL stage (also used by bench/grpo_gpu.py): r1's rewards, config and rollouts.
+    `reward_context` adds options per reward name (the code reward's sandbox, the judge rewards' judge)."""
     from transformers import AutoTokenizer
     from trl import GRPOConfig
 
@@ -59,6 +72,7 @@ def grpo_trainer(
                 if r["name"] == "accuracy"
                 else {}
             ),
+            **(reward_context or {}).get(r["name"], {}),
             **r,
         }
         for r in stage_cfg["rewards"]
@@ -112,10 +126,13 @@ def train_grpo(
     seed: int,
     fp: str,
     heldout: dict | None = None,
+    extra_prompts: pd.DataFrame | None = None,
+    reward_context: dict | None = None,
 ) -> None:
     def build(work: Path, callbacks: list):
         train = pd.read_parquet(train_parquet)
-        dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], stage_cfg["prompt_style"], seed)
+        style = stage_cfg["prompt_style"]
+        dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], style, seed, extra_prompts)
         trainer = grpo_trainer(
             model_dir=model_dir,
             dataset=dataset,
@@ -125,6 +142,7 @@ def train_grpo(
             work_dir=work,
             seed=seed,
             callbacks=callbacks,
+            reward_context=reward_context,
         )
         prompt_style = stage_cfg["prompt_style"]
         attach_heldout(trainer, heldout, trainer.processing_class, prompt_style, grading, work, seed)

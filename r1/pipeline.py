@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from r1.codedeps import ROOT, code_files, function_closure
 
-KINDS = ("base", "data", "rl", "sft", "sample", "distill", "eval", "report", "export")
+KINDS = ("base", "data", "tasks", "judged", "rl", "sft", "sample", "distill", "eval", "report", "export")
 STUDENTS = "students"  # in eval.models: every distilled student
 
 
@@ -69,6 +69,25 @@ def sft_stage(name: str, parent: str, dataset: str | None = None) -> Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("base_model", "base", section="base_model", model="base"),
     Stage("data_prepare", "data", section="data", results="data", group="data"),
+    # prompt sets beyond math (code with tests, open-ended, safety) and the SFT data generated from them: the
+    # generator (sft_data.generator, default the base) answers, the judge keeps the good answers
+    Stage(
+        "data_tasks",
+        "tasks",
+        section="tasks",
+        results="tasks",
+        group="data",
+        target="r1.stages.tasks:data_tasks",
+    ),
+    Stage(
+        "sft_data_generate",
+        "judged",
+        section="sft_data",
+        parent="base",
+        results="sft_data",
+        group="sft_data",
+        target="r1.stages.tasks:sft_data_generate",
+    ),
     rl_stage("rl_zero", parent="base"),
     # parent: cold_start.source = rl_zero; with source = teacher it samples cold_start.teacher_path instead
     Stage("cold_start_generate", "sample", section="cold_start", parent="rl_zero", results="cold_start"),
@@ -97,6 +116,10 @@ STAGES: tuple[Stage, ...] = (
         per="student",
     ),
     Stage("eval_generate", "eval", section="eval", results="eval", per="model x benchmark"),
+    # eval.task_models x every task benchmark (code, multiple choice, safety, judged), one job per model
+    Stage(
+        "eval_tasks", "eval", section="eval", results="eval", per="model", target="r1.stages.tasks:eval_tasks"
+    ),
     Stage("eval_table", "eval", results="eval", assets=("r1/assets/paper_results.csv",)),
     Stage("report_assets", "report", results="report", group="report", target="r1.stages.report:report"),
     # serving formats of export_models() (target export_all, not part of `all`); a CPU job like data_prepare
@@ -131,7 +154,7 @@ def model_stages(stages=STAGES) -> dict[str, Stage]:
 
 def single_jobs(stages=STAGES) -> list[Stage]:
     """The rows of rules/stages.smk: one job each, outputs in its own folder (base, data, rl, sft, sample)."""
-    return [s for s in stages if s.kind in ("base", "data", "rl", "sft", "sample")]
+    return [s for s in stages if s.kind in ("base", "data", "tasks", "judged", "rl", "sft", "sample")]
 
 
 def resource_groups(stages=STAGES) -> tuple[str, ...]:
@@ -164,6 +187,9 @@ def parent_model(stage: Stage, cfg: dict) -> str | None:
         return None  # samples cold_start.teacher_path
     if stage.rule in ("distill_generate", "distill_student"):
         return cfg["distill"]["teacher"]
+    if stage.section == "sft_data":  # a model of the run, or (None) an HF directory in sft_data.generator
+        generator = cfg["sft_data"]["generator"]
+        return generator if generator in model_stages() else None
     return stage.parent
 
 

@@ -131,9 +131,16 @@ def data_stats_html(stats_path: str | Path, cold_start_stats_path: str | Path | 
 
 
 def yield_table(stage_stats: dict[str, str | Path]) -> pd.DataFrame:
-    rows = []
+    parts = []
     for stage, path in stage_stats.items():
         s = json.loads(Path(path).read_text())
+        # a judged stage (sft_data) reports each generated set; rejection sampling its code tasks too
+        parts += [(f"{stage}: {name}", sub) for name, sub in s.get("sets", {}).items()] or [(stage, s)]
+        if s.get("code"):
+            code = s["code"]
+            parts.append((f"{stage}: code", {"filter": {k: v for k, v in code.items() if k != "yield"}}))
+    rows = []
+    for stage, s in parts:
         f = s.get("filter", {})
         n, kept = f.get("n_samples"), f.get("kept")
         rows.append(
@@ -165,7 +172,9 @@ def yield_html(stage_stats: dict[str, str | Path]) -> str:
         "<i>verified rows</i> are grader-correct teacher samples. A sample the grader marked incorrect is "
         "never trained on; with <code>fill: unreferenced</code>, samples of prompts without a reference "
         "answer fill up to <code>min_examples</code> (<i>unreferenced rows</i>, marked "
-        "<code>reference=false</code> in the dataset).</p>"
+        "<code>reference=false</code> in the dataset). <b>sft_data</b> rows are the generated "
+        "non-reasoning and safety SFT sets: <i>kept</i> counts prompts whose best judged sample reached "
+        "<code>min_score</code> (one per prompt), so the yield is at most 1 / samples_per_prompt.</p>"
     )
     return _page(
         "Generate-and-filter yield (cold start, rejection sampling, teacher generation)",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from r1.grading import DEFAULT_CHAIN, DEFAULT_MODE, DEFAULT_TIMEOUT_S, MODES, grade_batch
 from r1.grading.extract import EXTRACTORS
+from r1.task_rewards import code_reward, harmlessness_reward, helpfulness_reward
 from r1.text import (
     has_think_format,
     language_consistency,
@@ -180,6 +181,9 @@ REWARDS: dict[str, Callable[..., RewardFn]] = {
     "overlong": overlong_reward,
     "readability": readability_reward,
     "random": random_reward,
+    "code": code_reward,  # r1.task_rewards: sandboxed unit tests, and the judge rewards
+    "helpfulness": helpfulness_reward,
+    "harmlessness": harmlessness_reward,
 }
 
 

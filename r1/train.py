@@ -101,12 +101,13 @@ def sft_dataset(df: pd.DataFrame):
     """Conversational prompt/completion pairs: TRL then trains on the completion only."""
     from datasets import Dataset
 
-    return Dataset.from_dict(
-        {
-            "prompt": [[{"role": "user", "content": p}] for p in df["prompt"]],
-            "completion": [[{"role": "assistant", "content": c}] for c in df["completion"]],
-        }
-    )
+    columns = {
+        "prompt": [[{"role": "user", "content": p}] for p in df["prompt"]],
+        "completion": [[{"role": "assistant", "content": c}] for c in df["completion"]],
+    }
+    if "weight" in df.columns:  # per-example loss weights (r1.weighted_sft)
+        columns["weight"] = [float(w) for w in df["weight"].fillna(1.0)]
+    return Dataset.from_dict(columns)
 
 
 def train_sft(
@@ -134,7 +135,15 @@ def train_sft(
         args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
         log.info("%s: SFT on %d examples from %s", stage, len(dataset), dataset_parquets)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        trainer = SFTTrainer(
+        trainer_class = SFTTrainer
+        if "weight" in df.columns:
+            from r1.weighted_sft import weighted_sft_trainer_class
+
+            trainer_class = weighted_sft_trainer_class()
+            log.info(
+                "%s: per-example loss weights %s", stage, df["weight"].value_counts().sort_index().to_dict()
+            )
+        trainer = trainer_class(
             model=AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs()),
             args=args,
             train_dataset=dataset,

@@ -48,6 +48,13 @@ MODEL_DIRS = {
 }
 RUNNING_MODELS = list(pipeline.running_models(config))
 EVAL_MODELS = pipeline.eval_models(config)
+TASK_BENCHMARKS = [b["name"] for b in config["task_benchmarks"]]
+TASK_EVAL_MODELS = (
+    pipeline.eval_models({**config, "eval": {"models": config["eval"]["task_models"]}})
+    if TASK_BENCHMARKS
+    else []
+)
+SFT_DATA = pipeline.runs(STAGE["sft_data_generate"], config)
 
 
 def model_manifest(name):
@@ -142,11 +149,18 @@ def distill_generate_cfg():
     return {k: v for k, v in config["distill"].items() if k not in skip}
 
 
+EVAL_SHAPE_KEYS = (
+    "models",
+    "task_models",
+    "refusal_classifier",
+)  # not part of a math eval's protocol
+
+
 def eval_cfg(model):
     """The eval protocol; `models` (which checkpoints to evaluate) only shapes the DAG and the table.
     With `eval.prompt_style: trained` a model is evaluated with the prompt style it was trained on.
     """
-    cfg = {k: v for k, v in config["eval"].items() if k != "models"}
+    cfg = {k: v for k, v in config["eval"].items() if k not in EVAL_SHAPE_KEYS}
     if cfg["prompt_style"] == "trained":
         cfg["prompt_style"] = trained_prompt_style(model)
     return cfg
@@ -185,6 +199,94 @@ def benchmark_files():
     return [b["path"] for b in config["benchmarks"]]
 
 
+def eval_task_cfg():
+    """The task evals' protocol (always the chat prompt style: the tasks carry their own instructions)."""
+    keep = ("k", "pass_ks", "temperature", "top_p", "max_new_tokens", "prefill_think")
+    return {k: config["eval"][k] for k in (*keep, "refusal_classifier")}
+
+
+# ---- beyond math: task sets, the sandbox and the judge ----
+def task_set_files():
+    return sorted({s["path"] for specs in config["tasks"].values() for s in specs})
+
+
+def task_benchmark_files():
+    return [b["path"] for b in config["task_benchmarks"]]
+
+
+def task_benchmark_sources():
+    """Task benchmarks as decontamination sources: the whole file counts (no `limit`)."""
+    return [
+        {k: v for k, v in b.items() if k != "limit"} for b in config["task_benchmarks"]
+    ]
+
+
+def tasks_input(**sets):
+    """Task prompt sets as inputs ({input name: set}), with the manifest of rule data_tasks."""
+    folder = STAGE["data_tasks"].folder
+    if not sets:
+        return {}
+    return {
+        **{name: f"{folder}/{s}.parquet" for name, s in sets.items()},
+        "tasks_manifest": f"{folder}/manifest.json",
+    }
+
+
+def sft_data_input(name):
+    """One generated SFT set of rule sft_data_generate (non_reasoning, safety) and its manifest."""
+    folder = STAGE["sft_data_generate"].folder
+    return {
+        name: f"{folder}/{name}.parquet",
+        "sft_data_manifest": f"{folder}/manifest.json",
+    }
+
+
+def judge_cfg():
+    """The judge, its `model` a directory: a model of the run, or the HF directory the config names. A local
+    judge decodes with the config's generation dtype, device and batch size unless `judge.generation` says.
+    """
+    judge = dict(config["judge"])
+    if judge["backend"] == "local":
+        judge["model"] = MODEL_DIRS.get(judge["model"], judge["model"])
+        gen = {k: config["generation"][k] for k in ("dtype", "device", "batch_size")}
+        judge["generation"] = {**gen, **judge["generation"]}
+    return judge
+
+
+def judge_input():
+    judge = config["judge"]
+    if judge["backend"] != "local" or judge["model"] not in MODEL_DIRS:
+        return {}
+    return {
+        "judge_model": MODEL_DIRS[judge["model"]],
+        "judge_manifest": model_manifest(judge["model"]),
+    }
+
+
+def uses_judge(stage):
+    names = {r["name"] for r in config[stage.section].get("rewards", [])}
+    return bool(names & {"helpfulness", "harmlessness"})
+
+
+def task_prompt_inputs(stage):
+    """The task sets an RL or rejection-sampling stage mixes in (`code_prompts`, `open_prompts`)."""
+    cfg = config[stage.section]
+    sets = {
+        name: s
+        for key, name, s in (
+            ("code_prompts", "code_tasks", "code"),
+            ("open_prompts", "open_tasks", "open"),
+        )
+        if cfg.get(key)
+    }
+    return tasks_input(**sets)
+
+
+def eval_tasks_need_judge():
+    kinds = {b["kind"] for b in config["task_benchmarks"]}
+    return "judged" in kinds or config["eval"]["refusal_classifier"] == "judge"
+
+
 def section_files(section):
     """The user SFT files a section names (files, non_reasoning_files)."""
     cfg = config[section]
@@ -203,20 +305,64 @@ def stage_input(stage):
             "sources": data_source_files(),
             "benchmarks": benchmark_files(),
         }
+    if stage.kind == "tasks":
+        return {
+            **common,
+            "sources": task_set_files(),
+            "benchmarks": benchmark_files(),
+            "task_benchmarks": task_benchmark_files(),
+        }
     model = model_input(pipeline.parent_model(stage, config))
+    if stage.kind == "judged":
+        return {
+            **model,
+            **judge_input(),
+            **tasks_input(open_tasks="open", safety_tasks="safety"),
+            **common,
+        }
+    tasks = task_prompt_inputs(stage)
     if stage.kind == "rl":
-        return {**model, **prompts_input(), **common, "heldout": heldout_files(stage)}
+        judge = judge_input() if uses_judge(stage) else {}
+        return {
+            **model,
+            **prompts_input(),
+            **tasks,
+            **judge,
+            **common,
+            "heldout": heldout_files(stage),
+        }
     files = {"benchmarks": benchmark_files(), "files": section_files(stage.section)}
     if stage.kind == "sft":
         return {
             **model,
             **dataset_input(stage),
+            **sft_extra_input(stage),
             **common,
             "heldout": heldout_files(stage),
             **files,
         }
+    generated = (  # sample: the generated non-reasoning set joins rejection sampling's SFT data
+        sft_data_input("non_reasoning")
+        if SFT_DATA and stage.section == "rejection_sampling"
+        else {}
+    )
     seeds = {"seed_files": data_source_files(stage.section, "seed_sources")}
-    return {**model, **prompts_input(), **common, **files, **seeds}  # sample
+    return {**model, **prompts_input(), **tasks, **generated, **common, **files, **seeds}
+
+
+def sft_extra_input(stage):
+    """An SFT stage's generated safety set (`safety_weight` set) and the dataset it replays from."""
+    cfg = config[stage.section]
+    out = {}
+    if cfg.get("safety_weight") is not None and SFT_DATA:
+        out.update(sft_data_input("safety"))
+    if cfg["replay_fraction"]:
+        folder = STAGE[cfg["replay_from"]].folder
+        out.update(
+            replay=f"{folder}/dataset.parquet",
+            replay_manifest=f"{folder}/manifest.json",
+        )
+    return out
 
 
 def stage_output(stage):
@@ -230,9 +376,21 @@ def stage_output(stage):
         },
         "rl": {"model": directory(stage.model_dir), "metrics": f"{f}/metrics.jsonl"},
         "sample": {name: f"{f}/{name}.parquet" for name in ("samples", "dataset")},
+        "tasks": {
+            name: f"{f}/{name}.parquet"
+            for name in ("code", "open", "safety", "contamination")
+        },
+        "judged": {
+            name: f"{f}/{name}.parquet"
+            for name in ("samples", "non_reasoning", "safety")
+        },
     }
     outputs["sft"] = outputs["rl"]
-    stats = {"stats": f"{f}/stats.json"} if stage.kind in ("data", "sample") else {}
+    stats = (
+        {"stats": f"{f}/stats.json"}
+        if stage.kind in ("data", "tasks", "judged", "sample")
+        else {}
+    )
     return {**outputs[stage.kind], **stats, "manifest": f"{f}/manifest.json"}
 
 
@@ -241,10 +399,19 @@ def stage_params(stage):
     extra = {
         "base": {},
         "data": {"benchmarks": benchmark_sources()},
+        "tasks": {
+            "decontam": decontam_cfg(),
+            "task_benchmarks": task_benchmark_sources(),
+        },
+        "judged": {"generation": generation_cfg(), "judge": judge_cfg()},
         "rl": {
             "deepspeed": stage_deepspeed(stage.rule),
             "heldout": heldout_params(stage),
             "grading": grading_cfg(),
+            "sandbox": (
+                config["sandbox"] if config[stage.section].get("code_prompts") else None
+            ),
+            "judge": judge_cfg() if uses_judge(stage) else None,
         },
         "sft": {
             "deepspeed": stage_deepspeed(stage.rule),
@@ -256,6 +423,9 @@ def stage_params(stage):
             "generation": generation_cfg(),
             "grading": grading_cfg(),
             "decontam": decontam_cfg(),
+            "sandbox": (
+                config["sandbox"] if config[stage.section].get("code_prompts") else None
+            ),
         },
     }[stage.kind]
     return {"target": stage.entry, "cfg": config[stage.section], **extra, "seed": SEED}

@@ -29,6 +29,44 @@ rule eval_generate:
         "../scripts/run_stage.py"
 
 
+# eval.task_models on every task benchmark (code in the sandbox, multiple choice, safety, judged): one job per
+# model, which samples every task benchmark in one generation run.
+rule eval_tasks:
+    input:
+        unpack(lambda wc: model_input(wc.model)),
+        unpack(lambda wc: judge_input() if eval_tasks_need_judge() else {}),
+        code=code("eval_tasks"),
+        task_benchmarks=task_benchmark_files(),
+    output:
+        summaries=expand(
+            "results/eval/{{model}}/{benchmark}/summary.json",
+            benchmark=TASK_BENCHMARKS,
+        ),
+        samples=expand(
+            "results/eval/{{model}}/{benchmark}/samples.parquet",
+            benchmark=TASK_BENCHMARKS,
+        ),
+        manifest="results/eval/{model}/tasks/manifest.json",
+    log:
+        "logs/eval/{model}/tasks.log",
+    benchmark:
+        "benchmarks/eval/{model}/tasks.tsv"
+    retries: RETRIES
+    threads: stage_threads("eval_tasks")
+    resources:
+        **stage_resources("eval_tasks"),
+    params:
+        target=STAGE["eval_tasks"].entry,
+        cfg=eval_task_cfg(),
+        task_benchmarks=config["task_benchmarks"],
+        generation=generation_cfg(),
+        sandbox=config["sandbox"],
+        judge=judge_cfg() if eval_tasks_need_judge() else None,
+        seed=SEED,
+    script:
+        "../scripts/run_stage.py"
+
+
 rule eval_table:
     input:
         code=code("eval_table"),
@@ -40,6 +78,12 @@ rule eval_table:
             model=EVAL_MODELS,
             benchmark=BENCHMARKS,
         ),
+        task_summaries=expand(
+            "results/eval/{model}/{benchmark}/summary.json",
+            model=TASK_EVAL_MODELS,
+            benchmark=TASK_BENCHMARKS,
+        ),
+        task_manifests=expand(rules.eval_tasks.output.manifest, model=TASK_EVAL_MODELS),
     output:
         csv="results/eval/table.csv",
         md="results/eval/table.md",

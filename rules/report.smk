@@ -3,9 +3,9 @@
 
 RL_STAGES = [s for s in pipeline.active_stages(config) if s.kind == "rl"]
 SFT_STAGES = [s for s in pipeline.active_stages(config) if s.kind == "sft"]
-YIELD_STAGES = [s for s in pipeline.active_stages(config) if s.kind == "sample"] + [
-    STAGE["distill_dataset"]
-]
+YIELD_STAGES = [
+    s for s in pipeline.active_stages(config) if s.kind in ("sample", "judged")
+] + [STAGE["distill_dataset"]]
 REPORTED_MANIFESTS = sorted(
     {
         f"{s.folder}/manifest.json"

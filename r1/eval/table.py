@@ -42,11 +42,20 @@ BENCHMARK_ALIASES = {
     "gpqadiamond": "gpqadiamond",
     "livecodebench": "livecodebench",
     "lcb": "livecodebench",
+    "mmlu": "mmlu",
+    "mmlustem": "mmlu",  # r1 ships MMLU's STEM subset; the paper's number is on all of MMLU (README)
 }
 
 LEADING_COLUMNS = ["model", "benchmark", "n_problems", "k"]
 CI_COLUMNS = ["pass@1_ci95_lo", "pass@1_ci95_hi"]
 TRAILING_COLUMNS = [
+    "kind",  # math (empty), code, choice, refusal, over_refusal, judged (r1.eval.tasks)
+    "refusal_rate",
+    "refusal_rate_ci95_lo",
+    "refusal_rate_ci95_hi",
+    "judge_score",
+    "judge_score_ci95_lo",
+    "judge_score_ci95_hi",
     "mean_length",
     "median_length",
     "truncation_rate",

@@ -52,8 +52,11 @@ def eval_table(job: JobSpec) -> None:
 
     from r1.eval.table import build_table, plot_pass1_by_stage, write_table
 
-    summaries = [json.loads(Path(p).read_text()) for p in job.inputs("summaries")]
-    table = build_table(summaries)
+    paths = job.inputs("summaries") + job.inputs(
+        "task_summaries"
+    )  # math, then code / choice / safety / judged
+    table = build_table([json.loads(Path(p).read_text()) for p in paths])
     write_table(table, job.out("csv"), job.out("md"), job.out("html"))
-    plot_pass1_by_stage(table, job.out("plot"), stage_order=job.params["model_order"])
+    scored = table[table["pass@1"].notna()]  # safety and judged rows have no pass@1
+    plot_pass1_by_stage(scored, job.out("plot"), stage_order=job.params["model_order"])
     log.info("eval table:\n%s", Path(job.out("md")).read_text())

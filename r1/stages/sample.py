@@ -69,27 +69,76 @@ def rejection_sampling(job: JobSpec) -> None:
         job, job.inp("model"), rows, prompt_style="chat", seed=job.seed, desc="rejection_sampling"
     )
     filtered = apply_filters(samples, cfg["filters"])
-    write_parquet(job.out("samples"), filtered)
     kept, selected = select_samples(filtered, "rejection_sampling", cfg["min_examples"], cfg["fill"])
     reasoning = sft_rows(kept)
+    code_stats, all_samples = None, filtered.assign(task="math")
+    if cfg["code_prompts"]:  # code tasks: a sample is kept when its code passes the tests (r1.sandbox)
+        from r1.task_sampling import yield_stats
+
+        code_samples, code_rows = code_rejection_sampling(job)
+        all_samples = pd.concat([all_samples, code_samples.assign(task="code")], ignore_index=True)
+        reasoning = pd.concat([reasoning, code_rows], ignore_index=True)
+        code_stats = yield_stats(code_samples)
+    write_parquet(job.out("samples"), all_samples)
     non_reasoning, contaminated = decontaminate_rows(
         read_sft_files(cfg["non_reasoning_files"], source="non_reasoning"),
         "prompt",
         job.params["decontam"],
     )
+    generated = [pd.read_parquet(p) for p in job.inputs("non_reasoning")]  # sft_data: generated and judged
+    non_reasoning = pd.concat([non_reasoning, *generated], ignore_index=True)
     dataset = pd.concat(
         [reasoning.assign(kind="reasoning"), non_reasoning.assign(kind="non_reasoning")], ignore_index=True
     )
     if dataset.empty:
-        raise ValueError("rejection_sampling: no sample kept and no non_reasoning_files given")
+        raise ValueError("rejection_sampling: no sample kept and no non-reasoning data (sft_data or files)")
     write_parquet(job.out("dataset"), dataset)
     stats = {
         "filter": drop_counts(filtered),
         "selected": selected,
+        "code": code_stats,
         "reasoning_rows": len(reasoning),
         "non_reasoning_rows": len(non_reasoning),
+        "non_reasoning_generated_rows": sum(len(g) for g in generated),
         "decontaminated": len(contaminated),
         "dataset_rows": len(dataset),
     }
     write_json(job.out("stats"), stats)
     log.info("rejection_sampling: %s", stats)
+
+
+def code_rejection_sampling(job: JobSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sample the stage's model on `code_prompts` code tasks; keep the samples whose code passes the tests.
+    Returns (every sample with keep / reason, SFT rows of the kept ones as reasoning data)."""
+    from r1.filters import to_reasoning_summary
+    from r1.sampling import prompt_rows
+    from r1.sandbox import shared_sandbox
+    from r1.sandbox.client import sandbox_settings
+    from r1.task_sampling import run_code_samples, sample_prompts
+
+    cfg = job.cfg
+    tasks = prompt_rows(job.inp("code_tasks"), cfg.get("code_prompts", 0), job.seed + 11)
+    if tasks.empty:
+        return pd.DataFrame(), pd.DataFrame(columns=["id", "source", "prompt", "completion"])
+    samples = sample_prompts(
+        job.inp("model"),
+        {"code": tasks},
+        samples_per_prompt=cfg["samples_per_prompt"],
+        temperature=cfg.get("temperature", 0.7),
+        max_new_tokens=cfg["max_new_tokens"],
+        generation=job.params["generation"],
+        seed=job.seed,
+        n_gpus=job.gpus,
+        desc="rejection_sampling code",
+    )
+    tested = run_code_samples(samples, tasks, shared_sandbox(*sandbox_settings(job.params.get("sandbox"))))
+    kept = tested[tested["keep"]]
+    rows = pd.DataFrame(
+        {
+            "id": kept["id"].tolist(),
+            "source": kept["source"].tolist(),
+            "prompt": kept["prompt"].tolist(),
+            "completion": [to_reasoning_summary(c, None) for c in kept["completion"]],
+        }
+    )
+    return tested, rows

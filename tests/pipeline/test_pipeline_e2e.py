@@ -70,12 +70,15 @@ def test_eval_table_has_one_row_per_model_and_benchmark(pipeline_run):
         f"distill_{s['name']}" for s in cfg["distill"]["students"]
     ]
     benchmarks = [b["name"] for b in cfg["benchmarks"]]
+    tasks = [b["name"] for b in cfg["task_benchmarks"]]
     assert sorted(zip(table["model"], table["benchmark"], strict=True)) == sorted(
-        (m, b) for m in models for b in benchmarks
+        [(m, b) for m in models for b in benchmarks]
+        + [(m, t) for m in cfg["eval"]["task_models"] for t in tasks]
     )
+    math = table[table["kind"].isna()]
     for col in ("pass@1", "pass@2", "cons@2", "mean_length", "truncation_rate", "format_rate"):
         assert col in table.columns, col
-        assert table[col].between(0, 10_000).all()
+        assert math[col].between(0, 10_000).all()
     assert (pipeline_run / "results/eval/table.md").read_text().count("\n") >= len(table) + 2
 
 
@@ -123,3 +126,56 @@ def test_sft_restarts_from_the_base_model(pipeline_run):
 def test_rerun_after_a_finished_run_schedules_nothing(pipeline_run):
     proc = snakemake(pipeline_run, "-n", "distill_all")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_beyond_math_code_rl_judged_data_and_task_evals(pipeline_run):
+    """The code RL stage, the judge-scored rejection sampling of prompts without a reference (the generated
+    non-reasoning and safety SFT sets), the weighted stabilisation SFT and the task evals, in the tiny run."""
+    run, cfg = pipeline_run, tiny_config(pipeline_run)
+    # task sets: decontaminated prompt sets beyond math
+    stats = json.loads((run / "results/tasks/stats.json").read_text())
+    assert stats["code"] > 0 and stats["open"] > 0 and stats["safety"] > 0
+    # code RL: MBPP prompts mixed into rl_reasoning, scored by the sandboxed code reward every step
+    n_prompts = cfg["rl_reasoning"]["num_prompts"] + cfg["rl_reasoning"]["code_prompts"]
+    log = (run / "logs/rl_reasoning/rl_reasoning.log").read_text()
+    assert f"rl_reasoning: GRPO on {n_prompts} prompts" in log
+    rows = [json.loads(x) for x in (run / "results/rl_reasoning/metrics.jsonl").read_text().splitlines()]
+    assert any("rewards/code/mean" in r for r in rows), rows[0]
+    # judge-scored SFT data: every sample judged, the best kept per prompt, yields in the report
+    samples = pd.read_parquet(run / "results/sft_data/samples.parquet")
+    assert samples["score"].between(0, 1).all() and set(samples["set"]) == {"non_reasoning", "safety"}
+    sets = json.loads((run / "results/sft_data/stats.json").read_text())["sets"]
+    for name in ("non_reasoning", "safety"):
+        kept = pd.read_parquet(run / f"results/sft_data/{name}.parquet")
+        assert len(kept) == cfg["sft_data"][name]["num_prompts"]  # min_score 0: the best of each prompt
+        assert sets[name]["filter"]["kept"] == len(kept)
+    report = (run / "results/report/generation_yield.html").read_text()
+    assert "sft_data: safety" in report and "rejection_sampling: code" in report
+    # safety prompts are hh-rlhf first turns of the train half, never its eval half
+    from r1.tasks import load_hh_rlhf
+
+    hh_eval = set(load_hh_rlhf(run / "r1/assets/benchmarks/hh_rlhf_harmless/test.jsonl.gz", "eval")["prompt"])
+    assert not set(pd.read_parquet(run / "results/sft_data/safety.parquet")["prompt"]) & hh_eval
+    # the generated non-reasoning set reaches the SFT data; code samples were tested in the sandbox
+    dataset = pd.read_parquet(run / "results/rejection_sampling/dataset.parquet")
+    assert (dataset["kind"] == "non_reasoning").sum() == cfg["sft_data"]["non_reasoning"]["num_prompts"]
+    rs = pd.read_parquet(run / "results/rejection_sampling/samples.parquet")
+    n_code = cfg["rejection_sampling"]["code_prompts"] * cfg["rejection_sampling"]["samples_per_prompt"]
+    assert (rs["task"] == "code").sum() == n_code
+    # sft_stabilize: safety rows weighted lambda, plus replayed reasoning rows
+    extra = pd.read_parquet(run / "results/sft_stabilize/extra_data.parquet")
+    assert set(extra.loc[extra["kind"] == "safety", "weight"]) == {cfg["sft_stabilize"]["safety_weight"]}
+    assert "per-example loss weights" in (run / "logs/sft_stabilize/sft_stabilize.log").read_text()
+    # task evals: code, multiple-choice and safety rows
+    table = pd.read_csv(run / "results/eval/table.csv").set_index("benchmark")
+    for name, col in [
+        ("mbpp", "pass@1"),
+        ("humaneval", "pass@1"),
+        ("mmlu_stem", "pass@1"),
+        ("advbench", "refusal_rate"),
+        ("hh_rlhf_harmless", "refusal_rate"),
+        ("xstest", "refusal_rate"),
+        ("mt_bench", "judge_score"),
+    ]:
+        assert table.loc[name, col] >= 0, (name, col)
+    assert table.loc["mmlu_stem", "paper_pass@1"] == pytest.approx(0.908)

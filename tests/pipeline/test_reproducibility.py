@@ -67,8 +67,9 @@ def test_changing_a_prompt_source_reruns_data_and_everything_downstream(pipeline
     source = run / DATA_SOURCE
     source.write_text(source.read_text() + json.dumps({"question": "What is 2 + 2?", "answer": "4"}) + "\n")
     jobs = dry_run(run)
-    # Everything but the base model and the base model's own evals (which read no prompt data).
-    expected = without(all_jobs, "base_model")
+    # Everything but the base model, the base model's own evals (which read no prompt data), and what is built
+    # from the base model and the task prompt sets alone (the task sets and the generated, judged SFT data).
+    expected = without(all_jobs, "base_model", "data_tasks", "sft_data_generate")
     expected["eval_generate"] -= len(tiny_config(run)["benchmarks"])
     assert jobs == expected
     # ... which is exactly what Snakemake calls "data_prepare and everything downstream of it".
@@ -83,7 +84,13 @@ def test_changing_the_eval_sample_count_reruns_only_eval_and_the_report(pipeline
     k = tiny_config(pipeline_run)["eval"]["k"]
     jobs = dry_run(pipeline_run, overlay(tmp_path, {"eval": {"k": k + 2}}))
     assert jobs == Counter(
-        {"eval_generate": all_jobs["eval_generate"], "eval_table": 1, "report_assets": 1, "distill_all": 1}
+        {
+            "eval_generate": all_jobs["eval_generate"],
+            "eval_tasks": all_jobs["eval_tasks"],
+            "eval_table": 1,
+            "report_assets": 1,
+            "distill_all": 1,
+        }
     )
 
 

@@ -35,13 +35,14 @@ def _summary(model: str, benchmark: str, pass1: float, **extra) -> dict:
 def test_paper_results_csv_holds_the_headline_table():
     paper = pd.read_csv(DEFAULT_PAPER_CSV)
     assert list(paper.columns) == ["model", "benchmark", "metric", "value", "source"]
-    assert len(paper) == 6 * 5 - 1  # R1 has no AIME24 cons@64
+    assert len(paper) == 6 * 5 - 1 + 1  # R1 has no AIME24 cons@64; R1's MMLU
     assert not paper.duplicated(["model", "benchmark", "metric"]).any()
     v = paper.set_index(["model", "benchmark", "metric"])["value"]
     assert v[("R1", "MATH-500", "pass@1")] == 97.3
     assert v[("R1-Zero", "AIME24", "cons@64")] == 86.7
     assert v[("Distill-Qwen-1.5B", "LiveCodeBench", "pass@1")] == 16.9
     assert v[("R1-Zero-Qwen-32B", "GPQA-Diamond", "pass@1")] == 55.0
+    assert v[("R1", "MMLU", "pass@1")] == 90.8
     assert paper["source"].str.contains("2501.12948").all()
 
 

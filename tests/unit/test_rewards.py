@@ -27,6 +27,9 @@ def test_registry_and_build():
         "repetition",
         "overlong",
         "random",
+        "code",
+        "helpfulness",
+        "harmlessness",
         "readability",
     }
     funcs, weights = build_reward_funcs(
