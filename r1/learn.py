@@ -152,8 +152,13 @@ def _checkpoint_metrics(wd: Path, stage: str) -> Path:
     return done if done.exists() else wd / "results" / stage / "checkpoints" / "metrics.jsonl"
 
 
-def _train_rows(wd: Path, exp: dict) -> list[dict]:
-    path = _checkpoint_metrics(wd, exp["stage"])
+def _stages(exp: dict) -> list[str]:
+    """The training stages whose held-out curves an experiment reports (`stage`: one name or a list)."""
+    return [exp["stage"]] if isinstance(exp["stage"], str) else list(exp["stage"])
+
+
+def _train_rows(wd: Path, stage: str) -> list[dict]:
+    path = _checkpoint_metrics(wd, stage)
     if not path.exists():
         return []
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip() and '"loss"' in ln]
@@ -163,17 +168,18 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
     """One record per (experiment, arm, held-out benchmark) from the runs on disk."""
     records = []
     for name, exp in exps.items():
-        for arm in exp["arms"]:
+        for arm, stage in ((a, st) for a in exp["arms"] for st in _stages(exp)):
             wd = runs / name / arm
             if not wd.exists():
                 continue
-            curve = _curve(_checkpoint_metrics(wd, exp["stage"]))
+            label = arm if len(_stages(exp)) == 1 else f"{arm}:{stage}"
+            curve = _curve(_checkpoint_metrics(wd, stage))
             if not curve:
                 continue
             benches = sorted({k.split("/")[1] for r in curve for k in r if k.startswith("heldout/")})
             first, last = curve[0], curve[-1]
             cmd = (wd / "command.txt").read_text().strip() if (wd / "command.txt").exists() else ""
-            bench_tsv = wd / "benchmarks" / exp["stage"] / f"{exp['stage']}.tsv"
+            bench_tsv = wd / "benchmarks" / stage / f"{stage}.tsv"
             wall = None
             if bench_tsv.exists():
                 lines = bench_tsv.read_text().splitlines()
@@ -186,10 +192,10 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                 records.append(
                     {
                         "name": name,
-                        "arm": arm,
+                        "arm": label,
                         "device": device,
                         "model": exp.get("model", "SmolLM2-135M-Instruct"),
-                        "stage": exp["stage"],
+                        "stage": stage,
                         "heldout": b,
                         "n_heldout": int(last[f"{key}/n"]),
                         "base_acc": first[f"{key}/pass@1"],
@@ -200,14 +206,14 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "final_answered": last.get(f"{key}/answered"),
                         "steps": int(last["step"]),
                         "wall_s": wall,
-                        "finished": (wd / "results" / exp["stage"] / "manifest.json").exists(),
+                        "finished": (wd / "results" / stage / "manifest.json").exists(),
                         "command": f"python -m r1 learn run {name} --device {device} --arms {arm}",
                         "snakemake": cmd,
                         "commit": commit,
                         "best_step": best["step"],
                         "best_acc": best[f"{key}/pass@1"],
                         "nonfinite_skipped": max(
-                            (r.get("nonfinite_skipped", 0) for r in _train_rows(wd, exp)), default=0
+                            (r.get("nonfinite_skipped", 0) for r in _train_rows(wd, stage)), default=0
                         ),
                         "curve": [
                             {
@@ -243,7 +249,7 @@ def plot(records: list[dict], out_dir: Path) -> list[Path]:
                 (line,) = ax.plot(xs, ys, marker=".", label=r["arm"])
                 ax.fill_between(xs, lo, hi, alpha=0.15, color=line.get_color())
             ax.set_title(f"{name}: held-out {b}")
-            ax.set_xlabel(f"{recs[0]['stage']} optimizer step")
+            ax.set_xlabel("optimizer step of the stage")
             ax.set_ylabel("pass@1 (%), 95% CI")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
