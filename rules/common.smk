@@ -347,7 +347,15 @@ def stage_input(stage):
         else {}
     )
     seeds = {"seed_files": data_source_files(stage.section, "seed_sources")}
-    return {**model, **prompts_input(), **tasks, **generated, **common, **files, **seeds}
+    return {
+        **model,
+        **prompts_input(),
+        **tasks,
+        **generated,
+        **common,
+        **files,
+        **seeds,
+    }
 
 
 def sft_extra_input(stage):
