@@ -76,3 +76,32 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}: line {lineno}: invalid JSON ({e.msg})") from e
     return rows
+
+
+MAX_REPORTED_ERRORS = 10
+
+
+def json_objects(path: str | os.PathLike, errors: list[str], encoding_errors: str = "strict"):
+    """Yield (where, row) for each JSON object line of a JSONL file, where = "PATH: line N". Blank lines are
+    skipped; a line that is not valid JSON or not an object adds a message naming file and line to `errors`
+    (the caller validates fields and raises once, with every message: joined_errors)."""
+    with open(path, encoding="utf-8", errors=encoding_errors) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}: line {lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                errors.append(f"{where}: invalid JSON ({e.msg} at column {e.colno})")
+                continue
+            if not isinstance(row, dict):
+                errors.append(f"{where}: expected a JSON object, got {type(row).__name__}")
+                continue
+            yield where, row
+
+
+def joined_errors(errors: list[str]) -> str:
+    """The first MAX_REPORTED_ERRORS messages, one per line, and how many more there were."""
+    more = len(errors) - MAX_REPORTED_ERRORS
+    return "\n".join(errors[:MAX_REPORTED_ERRORS]) + (f"\n... and {more} more" if more > 0 else "")

@@ -17,8 +17,7 @@ import inspect
 import math
 from collections.abc import Callable, Sequence
 
-from r1.grading import DEFAULT_CHAIN, DEFAULT_MODE, DEFAULT_TIMEOUT_S, MODES, grade_batch
-from r1.grading.extract import EXTRACTORS
+from r1.grading import DEFAULT_CHAIN, DEFAULT_MODE, DEFAULT_TIMEOUT_S, check_chain, grade_batch
 from r1.task_rewards import code_reward, harmlessness_reward, helpfulness_reward
 from r1.text import (
     has_think_format,
@@ -58,12 +57,10 @@ def accuracy_reward(
     None when the reference is unusable. `after_think=True` grades only the summary after `</think>`
     (0 when there is no closed think block). Under TRL it also logs the extracted answers (completions
     table column `extracted_answer`) and the fraction of timed-out items (`accuracy/timeout_frac`)."""
-    if mode not in MODES:
-        raise ValueError(f"accuracy: unknown mode {mode!r}; known: {list(MODES)}")
-    chain = (chain,) if isinstance(chain, str) else tuple(chain)
-    unknown = [c for c in chain if c not in EXTRACTORS]
-    if unknown:
-        raise ValueError(f"accuracy: unknown extractor(s) {unknown}; known: {sorted(EXTRACTORS)}")
+    try:
+        chain = check_chain(mode, chain)
+    except ValueError as e:
+        raise ValueError(f"accuracy: {e}") from None
 
     def reward(completions, prompts=None, answer=None, language=None, completion_ids=None, **kwargs):
         golds = answer if answer is not None else kwargs.get("solution")

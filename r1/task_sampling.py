@@ -67,6 +67,22 @@ def sample_prompts(
     return pd.DataFrame(records, columns=SAMPLE_COLUMNS)
 
 
+def sample_for_job(job, model_dir: str, sets: dict[str, pd.DataFrame], cfg: dict, desc: str) -> pd.DataFrame:
+    """sample_prompts with a stage's sampling section (`samples_per_prompt`, `temperature`,
+    `max_new_tokens`) and the job's generation settings, seed and GPUs."""
+    return sample_prompts(
+        model_dir,
+        sets,
+        samples_per_prompt=cfg["samples_per_prompt"],
+        temperature=cfg.get("temperature", 0.7),
+        max_new_tokens=cfg["max_new_tokens"],
+        generation=job.params["generation"],
+        seed=job.seed,
+        n_gpus=job.gpus,
+        desc=desc,
+    )
+
+
 def keep_best_judged(samples: pd.DataFrame, scores: list[float | None], min_score: float) -> pd.DataFrame:
     """Per prompt, keep the best-scored sample when its score >= min_score (ties: the first sample)."""
     out = samples.copy()

@@ -58,7 +58,8 @@ def is_equivalent(pred: str | None, gold: str, mode: str = DEFAULT_MODE) -> bool
     return _is_equivalent(pred, gold, mode)
 
 
-def _check(mode: str, chain: Sequence[str]) -> tuple[str, ...]:
+def check_chain(mode: str, chain: Sequence[str]) -> tuple[str, ...]:
+    """The extractor chain as a tuple; ValueError naming an unknown mode or extractor."""
     if mode not in MODES:
         raise ValueError(f"unknown equivalence mode {mode!r}; known: {list(MODES)}")
     chain = (chain,) if isinstance(chain, str) else tuple(chain)
@@ -98,7 +99,7 @@ def grade_batch(
     one-item batch costs only a round trip, and a skipped pool would lose the hard timeout. With `desc`,
     a progress bar (r1.progress) counts graded items, in chunks of PROGRESS_CHUNK.
     """
-    chain = _check(mode, chain)
+    chain = check_chain(mode, chain)
     if len(completions) != len(golds):
         raise ValueError(f"grade_batch: {len(completions)} completions but {len(golds)} golds")
     golds = ["" if g is None else g if isinstance(g, str) else str(g) for g in golds]
@@ -159,7 +160,7 @@ def cluster_answers(
     plain-number pairs, decided in-process) and joined greedily to the first equivalent representative.
     Percent signs are stripped by normalisation, so in lenient mode `50\\%` and `50` share a cluster.
     """
-    _check(mode, DEFAULT_CHAIN)
+    check_chain(mode, DEFAULT_CHAIN)
     unique: list[str] = []
     key_to_unique: dict[str, int] = {}
     unique_of: list[int | None] = []

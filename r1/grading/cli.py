@@ -13,11 +13,9 @@ import argparse
 import json
 import sys
 
-from r1.atomic import write_jsonl
+from r1.atomic import joined_errors, json_objects, write_jsonl
 from r1.grading import DEFAULT_CHAIN, DEFAULT_MODE, DEFAULT_TIMEOUT_S, MODES, grade_batch
 from r1.grading.extract import EXTRACTORS
-
-_MAX_ERRORS = 10
 
 
 class InputError(ValueError):
@@ -41,50 +39,33 @@ def _safe(obj):
 
 def _read_rows(path: str) -> tuple[list[dict], list[str], list[str]]:
     rows, completions, golds, errors = [], [], [], []
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                errors.append(f"{where}: invalid JSON ({e.msg} at column {e.colno})")
-                continue
-            if not isinstance(row, dict):
-                errors.append(f"{where}: expected a JSON object, got {type(row).__name__}")
-                continue
-            field = "completion" if "completion" in row else "prediction" if "prediction" in row else None
-            if field is None:
-                errors.append(
-                    f"{where}: missing field 'completion' (or 'prediction') holding the model output"
-                )
-                continue
-            output = row[field]
-            if isinstance(output, list) and output and isinstance(output[-1], dict):
-                output = output[-1].get("content")
-            if not isinstance(output, str):
-                errors.append(f"{where}: field '{field}' must be a string, got {type(output).__name__}")
-                continue
-            if "answer" not in row:
-                errors.append(f"{where}: missing field 'answer' holding the reference answer")
-                continue
-            gold = row["answer"]
-            if gold is None:
-                gold = ""
-            elif isinstance(gold, (int, float)) and not isinstance(gold, bool):
-                gold = str(gold)
-            elif not isinstance(gold, str):
-                errors.append(
-                    f"{where}: field 'answer' must be a string or number, got {type(gold).__name__}"
-                )
-                continue
-            rows.append(row)
-            completions.append(output)
-            golds.append(gold)
+    for where, row in json_objects(path, errors, encoding_errors="surrogateescape"):
+        field = "completion" if "completion" in row else "prediction" if "prediction" in row else None
+        if field is None:
+            errors.append(f"{where}: missing field 'completion' (or 'prediction') holding the model output")
+            continue
+        output = row[field]
+        if isinstance(output, list) and output and isinstance(output[-1], dict):
+            output = output[-1].get("content")
+        if not isinstance(output, str):
+            errors.append(f"{where}: field '{field}' must be a string, got {type(output).__name__}")
+            continue
+        if "answer" not in row:
+            errors.append(f"{where}: missing field 'answer' holding the reference answer")
+            continue
+        gold = row["answer"]
+        if gold is None:
+            gold = ""
+        elif isinstance(gold, (int, float)) and not isinstance(gold, bool):
+            gold = str(gold)
+        elif not isinstance(gold, str):
+            errors.append(f"{where}: field 'answer' must be a string or number, got {type(gold).__name__}")
+            continue
+        rows.append(row)
+        completions.append(output)
+        golds.append(gold)
     if errors:
-        more = f"\n... and {len(errors) - _MAX_ERRORS} more" if len(errors) > _MAX_ERRORS else ""
-        raise InputError("\n".join(errors[:_MAX_ERRORS]) + more)
+        raise InputError(joined_errors(errors))
     return rows, completions, golds
 
 

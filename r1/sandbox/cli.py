@@ -16,43 +16,29 @@ import json
 import sys
 import time
 
+from r1.atomic import joined_errors, json_objects
 from r1.sandbox.client import Job, Limits, Sandbox, SandboxUnavailable
 from r1.sandbox.extract import extract_code
-
-_MAX_ERRORS = 10
 
 
 def read_jobs(path: str) -> tuple[list[dict], list[Job | None]]:
     """Rows and their jobs (None where the completion holds no code block). Raises ValueError naming the
     file, line and field of every bad row (up to ten)."""
     rows, jobs, errors = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                errors.append(f"{where}: invalid JSON ({e.msg} at column {e.colno})")
-                continue
-            if not isinstance(row, dict):
-                errors.append(f"{where}: expected a JSON object, got {type(row).__name__}")
-                continue
-            field = next((k for k in ("code", "completion") if k in row), None)
-            if field is None or not isinstance(row[field], str):
-                errors.append(f"{where}: field 'completion' (or 'code') must be a string")
-                continue
-            tests = row.get("tests")
-            if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
-                errors.append(f"{where}: field 'tests' must be a list of strings (Python statements)")
-                continue
-            program = row[field] if field == "code" else extract_code(row[field])
-            rows.append(row)
-            jobs.append(None if program is None else Job(program, tests))
+    for where, row in json_objects(path, errors):
+        field = next((k for k in ("code", "completion") if k in row), None)
+        if field is None or not isinstance(row[field], str):
+            errors.append(f"{where}: field 'completion' (or 'code') must be a string")
+            continue
+        tests = row.get("tests")
+        if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+            errors.append(f"{where}: field 'tests' must be a list of strings (Python statements)")
+            continue
+        program = row[field] if field == "code" else extract_code(row[field])
+        rows.append(row)
+        jobs.append(None if program is None else Job(program, tests))
     if errors:
-        more = f"\n... and {len(errors) - _MAX_ERRORS} more" if len(errors) > _MAX_ERRORS else ""
-        raise ValueError("\n".join(errors[:_MAX_ERRORS]) + more)
+        raise ValueError(joined_errors(errors))
     return rows, jobs
 
 

@@ -114,23 +114,13 @@ def code_rejection_sampling(job: JobSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     from r1.sampling import prompt_rows
     from r1.sandbox import shared_sandbox
     from r1.sandbox.client import sandbox_settings
-    from r1.task_sampling import run_code_samples, sample_prompts
+    from r1.task_sampling import run_code_samples, sample_for_job
 
     cfg = job.cfg
     tasks = prompt_rows(job.inp("code_tasks"), cfg.get("code_prompts", 0), job.seed + 11)
     if tasks.empty:
         return pd.DataFrame(), pd.DataFrame(columns=["id", "source", "prompt", "completion"])
-    samples = sample_prompts(
-        job.inp("model"),
-        {"code": tasks},
-        samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg.get("temperature", 0.7),
-        max_new_tokens=cfg["max_new_tokens"],
-        generation=job.params["generation"],
-        seed=job.seed,
-        n_gpus=job.gpus,
-        desc="rejection_sampling code",
-    )
+    samples = sample_for_job(job, job.inp("model"), {"code": tasks}, cfg, "rejection_sampling code")
     tested = run_code_samples(samples, tasks, shared_sandbox(*sandbox_settings(job.params.get("sandbox"))))
     kept = tested[tested["keep"]]
     rows = pd.DataFrame(

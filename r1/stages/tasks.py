@@ -43,23 +43,14 @@ def sft_data_generate(job: JobSpec) -> None:
     kept when it reaches `min_score`. hh-rlhf contributes its first human turns only, never its responses."""
     from r1.judge import Judge, JudgeConfig
     from r1.sampling import prompt_rows
-    from r1.task_sampling import judge_samples, sample_prompts, sft_rows, yield_stats
+    from r1.task_sampling import judge_samples, sample_for_job, sft_rows, yield_stats
 
     cfg = job.cfg
     sets = {}
     for name, inp, seed in (("non_reasoning", "open_tasks", 17), ("safety", "safety_tasks", 19)):
         sets[name] = prompt_rows(job.inp(inp), cfg[name]["num_prompts"], job.seed + seed)
-    samples = sample_prompts(
-        job.inp("model") if "model" in job.input else cfg["generator"],  # a model of the run, or a directory
-        sets,
-        samples_per_prompt=cfg["samples_per_prompt"],
-        temperature=cfg.get("temperature", 0.7),
-        max_new_tokens=cfg["max_new_tokens"],
-        generation=job.params["generation"],
-        seed=job.seed,
-        n_gpus=job.gpus,
-        desc="sft_data",
-    )
+    generator = job.inp("model") if "model" in job.input else cfg["generator"]  # a model of the run, or a dir
+    samples = sample_for_job(job, generator, sets, cfg, "sft_data")
     judge = Judge(JudgeConfig.from_config(job.params["judge"]))
     judged, set_stats = [], {}
     for name in sets:

@@ -206,22 +206,7 @@ def test_eval_cli_end_to_end(tiny_model_dir, tmp_path):
         assert (out / name).stat().st_size > 0, name
 
     samples = pd.read_parquet(out / "samples.parquet")
-    for col in (
-        "model",
-        "benchmark",
-        "problem_id",
-        "sample_idx",
-        "prompt",
-        "completion",
-        "extracted",
-        "answer",
-        "correct",
-        "timed_out",
-        "n_tokens",
-        "truncated",
-        "format_ok",
-        "language_consistency",
-    ):
+    for col in SAMPLE_COLUMNS:
         assert col in samples.columns, col
     assert len(samples) == 6
     assert sorted(samples["problem_id"].unique()) == ["0", "1", "2"]
