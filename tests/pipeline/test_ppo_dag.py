@@ -27,7 +27,7 @@ def ppo_overlay(tmp_path: Path) -> Path:
             "rl_zero": {
                 "algorithm": "ppo",
                 "ppo": {"gamma": 1.0, "lam": 0.95, "kl_penalty": "reward"},
-                # a random-init policy earns no accuracy or format reward: a coin flip gives the critic a signal
+                # a random-init policy earns no accuracy or format reward: a coin flip gives the critic work
                 "rewards": [
                     {"name": "accuracy", "weight": 1.0},
                     {"name": "format", "weight": 1.0},
