@@ -11,7 +11,7 @@ optimizer step, one generation round per step), same completion limit, beta 0.00
 temperature 1:
   1. "trl": GRPOTrainer(model=<dir>, args=GRPOConfig(<those settings only>)): TRL's defaults for everything
      else (bf16, gradient checkpointing on, `model.generate` with a dynamic cache);
-  2. "r1": r1.grpo.grpo_trainer with the rl_zero stage of config.yaml + configs/gpu-small.yaml, the same
+  2. "r1": r1.grpo.rl_trainer with the rl_zero stage of config.yaml + configs/gpu-small.yaml, the same
      settings on top (so: gradient checkpointing off, rollouts through r1's static-cache CUDA-graph decoder).
 Per variant, after --warmup steps (compilation happens there): median seconds per optimizer step, completion
 tokens/s (completion tokens / step time), rollout (generation) seconds per step, peak GPU memory, and the MFU
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     from transformers import AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from r1.grpo import grpo_trainer, rl_prompt_dataset
+    from r1.grpo import rl_prompt_dataset, rl_trainer
     from r1.rewards import build_reward_funcs
 
     dev = args.device
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     def make_r1(cache_implementation=None):
         s = copy.deepcopy(stage)
         s["trl"]["cache_implementation"] = cache_implementation
-        return grpo_trainer(
+        return rl_trainer(
             model_dir=model_dir,
             dataset=dataset,
             stage_cfg=s,

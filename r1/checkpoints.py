@@ -41,7 +41,7 @@ def checkpoint_dir(job) -> str:
 
 def run_outputs(job) -> dict:
     """The keyword arguments every trainer takes from its job: where it checkpoints and writes, its seed and
-    fingerprint (r1.grpo.train_grpo, r1.train.train_sft, r1.train.train_gkd)."""
+    fingerprint (r1.grpo.train_rl, r1.train.train_sft, r1.train.train_gkd)."""
     return {
         "work_dir": checkpoint_dir(job),
         "model_out": job.out("model"),

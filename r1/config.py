@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from r1 import pipeline
 from r1.codedeps import ROOT
@@ -30,6 +38,8 @@ from r1.grading.normalize import DEFAULT_MODE, DEFAULT_TIMEOUT_S
 from r1.heldout import DEFAULTS as _HELDOUT
 from r1.judge import JudgeConfig
 from r1.kd import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+from r1.ppo import DEFAULTS as _PPO
+from r1.ppo import KL_PENALTIES, RL_ALGORITHMS
 from r1.sandbox.client import Limits
 from r1.tracking import DEFAULT_PROJECT, DEFAULT_REPORT_TO, INTEGRATIONS
 
@@ -138,16 +148,38 @@ class Heldout(Section):
     batch_size: Count = _HELDOUT["batch_size"]
 
 
+class PPO(Section):
+    """An RL stage's PPO settings, with algorithm: ppo (defaults: r1.ppo.PPOSettings).
+
+    The clip range, entropy bonus and KL coefficient are the `trl:` block's epsilon (epsilon_high),
+    entropy_coef and beta, the PPO epochs its num_iterations."""
+
+    gamma: Fraction = _PPO["gamma"]  # discount
+    lam: Fraction = _PPO["lam"]  # GAE lambda
+    vf_coef: Annotated[float, Field(ge=0)] = _PPO["vf_coef"]  # weight of the value loss
+    cliprange_value: Annotated[float, Field(gt=0)] = _PPO["cliprange_value"]  # clip around the old value
+    kl_penalty: Literal[KL_PENALTIES] = _PPO["kl_penalty"]  # reward: -beta*KL per token (RLHF); loss: beta*KL
+    whiten_advantages: bool = _PPO["whiten_advantages"]  # normalise advantages over the batch's tokens
+
+
 class RLStage(Section):
     trl_class: ClassVar[str] = "GRPOConfig"
     enabled: bool = True  # false: the stage, its evals and its curves are left out
+    algorithm: Literal[RL_ALGORITHMS] = RL_ALGORITHMS[0]  # grpo: the paper's; ppo: value head + GAE (r1.ppo)
+    ppo: PPO | None = None  # algorithm ppo: its settings (unset: the defaults)
     prompt_style: Literal["r1_zero", "chat"]  # r1_zero: the paper's raw template; chat: the chat template
     num_prompts: Count  # training prompts drawn from results/data/train.parquet
     code_prompts: Annotated[int, Field(ge=0)] = 0  # code prompts (tasks.code) mixed in; reward `code`
     open_prompts: Annotated[int, Field(ge=0)] = 0  # prompts without a reference (tasks.open); judge rewards
     rewards: Annotated[list[Reward], Field(min_length=1)]  # {name, weight, **options} from r1/rewards.py
     heldout: Heldout | None = None  # held-out evaluation during training
-    trl: dict[str, Any]  # GRPOConfig fields
+    trl: dict[str, Any]  # GRPOConfig fields (PPO reads them too: r1.ppo says which)
+
+    @model_validator(mode="after")
+    def _ppo_defaults(self):
+        if self.algorithm == "ppo" and self.ppo is None:
+            self.ppo = PPO()
+        return self
 
 
 class SFTStage(Section):
@@ -494,6 +526,13 @@ def _rule_problems(cfg: dict, stages) -> list[str]:
         if parent and parent not in runs:
             problems.append(
                 f"{s.section or s.rule}: starts from {parent!r}, which does not run (enabled: false?)"
+            )
+    for s in pipeline.of_kind("rl", stages):
+        block = cfg[s.section]
+        if block["algorithm"] != "ppo" and "ppo" in block:
+            problems.append(
+                f"{s.section}.ppo: PPO settings, but {s.section}.algorithm is {block['algorithm']!r}; "
+                "set algorithm: ppo or drop the block"
             )
     names = [b["name"] for b in cfg["benchmarks"]]
     for s in pipeline.of_kind("rl", stages) + pipeline.of_kind("sft", stages):

@@ -1,4 +1,5 @@
-"""The RL stages' trainer: TRL's GRPOTrainer with r1's prompts, reward registry and CUDA rollouts."""
+"""The RL stages' trainer: TRL's GRPOTrainer with r1's prompts, reward registry and CUDA rollouts; with
+`algorithm: ppo` the same trainer with a value head, GAE and the PPO loss (r1.ppo)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def rl_prompt_dataset(
     return Dataset.from_dict({"prompt": prompts, **columns})
 
 
-def grpo_trainer(
+def rl_trainer(
     *,
     model_dir: str,
     dataset,
@@ -57,12 +58,14 @@ def grpo_trainer(
     callbacks: list | None = None,
     reward_context: dict | None = None,
 ):
-    """The GRPO trainer of an RL stage (also used by bench/grpo_gpu.py): r1's rewards, config and rollouts.
-    `reward_context` adds options per reward name (the code reward's sandbox, the judge rewards' judge)."""
+    """The trainer of an RL stage (also used by bench/grpo_gpu.py, bench/ppo_vs_grpo.py): r1's rewards, config
+    and rollouts; GRPO, or PPO (r1.ppo) when the stage's `algorithm` is ppo. `reward_context` adds options per
+    reward name (the code reward's sandbox, the judge rewards' judge)."""
     from transformers import AutoTokenizer
     from trl import GRPOConfig
 
     from r1.engine import grpo_trainer_class, use_static_decoder
+    from r1.ppo import RL_ALGORITHMS, PPOSettings, ppo_trainer_class
     from r1.rewards import build_reward_funcs
 
     specs = [
@@ -89,13 +92,22 @@ def grpo_trainer(
     args = make_args(GRPOConfig, trl_cfg, work_dir, seed, stage)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
+    algorithm = stage_cfg.get("algorithm", RL_ALGORITHMS[0])
+    if algorithm == "ppo":
+        ppo = PPOSettings.from_config(stage_cfg.get("ppo"))
+        cls, extra, loss = ppo_trainer_class(), {"ppo": ppo}, f"ppo {ppo}"
+    elif algorithm == "grpo":
+        cls, extra, loss = grpo_trainer_class(), {}, args.loss_type
+    else:
+        raise ValueError(f"config {stage}.algorithm: {algorithm!r}, expected one of {RL_ALGORITHMS}")
     log.info(
-        "%s: GRPO on %d prompts, rewards %s, weights %s, loss %s, beta %s, rollouts %s",
+        "%s: %s on %d prompts, rewards %s, weights %s, loss %s, beta %s, rollouts %s",
         stage,
+        algorithm.upper(),
         len(dataset),
         [f.__name__ for f in funcs],
         weights,
-        args.loss_type,
+        loss,
         args.beta,
         "vLLM " + args.vllm_mode
         if args.use_vllm
@@ -103,17 +115,18 @@ def grpo_trainer(
         if static
         else "transformers generate",
     )
-    return grpo_trainer_class()(
+    return cls(
         model=model_dir,
         reward_funcs=funcs,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=callbacks,
+        **extra,
     )
 
 
-def train_grpo(
+def train_rl(
     *,
     model_dir: str,
     train_parquet: str,
@@ -133,7 +146,7 @@ def train_grpo(
         train = pd.read_parquet(train_parquet)
         style = stage_cfg["prompt_style"]
         dataset = rl_prompt_dataset(train, stage_cfg["num_prompts"], style, seed, extra_prompts)
-        trainer = grpo_trainer(
+        trainer = rl_trainer(
             model_dir=model_dir,
             dataset=dataset,
             stage_cfg=stage_cfg,

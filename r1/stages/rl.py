@@ -1,4 +1,4 @@
-"""The RL stages (rl_zero, rl_reasoning, rl_final, ...): GRPO from a parent checkpoint."""
+"""The RL stages (rl_zero, rl_reasoning, rl_final, ...): GRPO, or PPO (`algorithm: ppo`), from a parent."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from r1.rulekit import JobSpec
 
 def rl(job: JobSpec) -> None:
     from r1.checkpoints import run_outputs
-    from r1.grpo import train_grpo
+    from r1.grpo import train_rl
 
-    train_grpo(
+    train_rl(
         model_dir=job.inp("model"),
         train_parquet=job.inp("train"),
         stage_cfg=job.cfg,

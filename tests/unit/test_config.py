@@ -97,6 +97,23 @@ def test_shipped_configs_validate(overlays):
             "sft.heldout.benchmarks.0: 'gsm8kk' is not a benchmark",
         ),
         (lambda c: c["rl_zero"].update(heldout={"every_step": 5}), "rl_zero.heldout.every_step"),
+        (
+            lambda c: c["rl_zero"].update(algorithm="PPO"),
+            "rl_zero.algorithm: Input should be 'grpo' or 'ppo'",
+        ),
+        (
+            lambda c: c["rl_zero"].update(algorithm="ppo", ppo={"gama": 0.99}),
+            "rl_zero.ppo.gama: Extra inputs are not permitted",
+        ),
+        (lambda c: c["rl_zero"].update(algorithm="ppo", ppo={"lam": 1.5}), "rl_zero.ppo.lam"),
+        (
+            lambda c: c["rl_zero"].update(algorithm="ppo", ppo={"kl_penalty": "both"}),
+            "rl_zero.ppo.kl_penalty",
+        ),
+        (  # PPO settings that would be silently ignored
+            lambda c: c["rl_reasoning"].update(ppo={"gamma": 0.99}),
+            "rl_reasoning.ppo: PPO settings, but rl_reasoning.algorithm is 'grpo'",
+        ),
         # training on samples the grader marked incorrect is no longer expressible
         (lambda c: c["distill"].update(keep="all"), "distill.keep: Input should be 'verified'"),
         (
@@ -172,6 +189,27 @@ def test_defaults_are_filled_in_once_and_paths_resolved(tmp_path, monkeypatch):
     assert out["eval"]["temperature"] == EvalProtocol().temperature == Eval().temperature
     assert out["generation"]["backend"] == "transformers" and out["data"]["decontamination"]["ngram"] == 10
     assert out["benchmarks"][0]["path"] == str(REPO / "r1/assets/benchmarks/gsm8k/test.jsonl")
+
+
+def test_rl_algorithm_defaults_to_grpo_and_ppo_takes_its_defaults_from_r1_ppo():
+    from r1.ppo import DEFAULTS, RL_ALGORITHMS
+
+    cfg = base()
+    cfg["rl_reasoning"]["algorithm"] = "ppo"
+    out = validate_config(cfg, check_files=False)
+    assert out["rl_zero"]["algorithm"] == RL_ALGORITHMS[0] == "grpo" and "ppo" not in out["rl_zero"]
+    assert out["rl_reasoning"]["ppo"] == DEFAULTS
+    cfg["rl_reasoning"]["ppo"] = {"kl_penalty": "loss"}
+    assert validate_config(cfg, check_files=False)["rl_reasoning"]["ppo"] == {
+        **DEFAULTS,
+        "kl_penalty": "loss",
+    }
+    e1 = [REPO / "config.yaml", REPO / "configs/learn/e1.yaml"]
+    arms = yaml.safe_load((REPO / "configs/learn/experiments.yaml").read_text())["E1"]["arms"]
+    assert load_config(*e1, *[REPO / f for f in arms["ppo"]])["rl_zero"]["algorithm"] == "ppo"
+    grpo, ppo = load_config(*e1), load_config(*e1, *[REPO / f for f in arms["ppo"]])
+    # the ppo arm differs from the grpo arm in the algorithm only: same prompts, rewards, steps, batch, lr
+    assert {k: v for k, v in ppo["rl_zero"].items() if k != "ppo"} == {**grpo["rl_zero"], "algorithm": "ppo"}
 
 
 def test_trl_fields_read_from_source_are_the_real_dataclass_fields():

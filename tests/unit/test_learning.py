@@ -63,9 +63,13 @@ def problems(pairs) -> pd.DataFrame:
     )
 
 
-def run_grpo(tmp_path: Path, rewards: list[dict]) -> list[dict]:
+def run_grpo(
+    tmp_path: Path, rewards: list[dict], stage: dict | None = None, trl: dict | None = None
+) -> list[dict]:
+    """Train on the char task (GRPO, or what `stage` sets, `trl` over the settings below); return the held-out
+    rows (before the first step, after half the steps and after the last)."""
     from r1.checkpoints import metrics_callback
-    from r1.grpo import grpo_trainer, rl_prompt_dataset
+    from r1.grpo import rl_prompt_dataset, rl_trainer
     from r1.train import attach_heldout
 
     model = char_model(tmp_path / "model")
@@ -92,12 +96,14 @@ def run_grpo(tmp_path: Path, rewards: list[dict]) -> list[dict]:
             "logging_steps": 1,
             "lr_scheduler_type": "constant",
             "disable_tqdm": True,
+            **(trl or {}),
         },
+        **(stage or {}),
     }
     work = tmp_path / "work"
     work.mkdir()
     dataset = rl_prompt_dataset(train, len(train), "chat", seed=0)
-    trainer = grpo_trainer(
+    trainer = rl_trainer(
         model_dir=str(model),
         dataset=dataset,
         stage_cfg=stage_cfg,
@@ -115,7 +121,13 @@ def run_grpo(tmp_path: Path, rewards: list[dict]) -> list[dict]:
         "answer_format": "integer",
     }
     heldout_cfg = {
-        "cfg": {"every_steps": 30, "n": 20, "k": 8, "temperature": 1.0, "max_new_tokens": 1},
+        "cfg": {
+            "every_steps": stage_cfg["trl"]["max_steps"] // 2,
+            "n": 20,
+            "k": 8,
+            "temperature": 1.0,
+            "max_new_tokens": 1,
+        },
         "benchmarks": [spec],
     }
     attach_heldout(trainer, heldout_cfg, trainer.processing_class, "chat", {"mode": "strict"}, work, 0)

@@ -79,10 +79,12 @@ def test_a_new_rl_row_gets_a_config_section_a_resource_group_and_an_eval():
 def test_rl_code_holds_the_cuda_decoder_and_the_rollout_override():
     """The measured hole: the GRPO rollouts on CUDA run r1's decoder, so editing it must rerun RL."""
     from r1.engine import StaticCacheDecoder, grpo_trainer_class
+    from r1.ppo import ppo_trainer_class
 
     for stage in pipeline.of_kind("rl"):
         code = pipeline.code(stage)
         assert rel(StaticCacheDecoder) in code and rel(grpo_trainer_class) in code, stage.rule
+        assert rel(ppo_trainer_class) in code, stage.rule  # algorithm: ppo runs r1/ppo.py
 
 
 def test_code_is_the_import_closure_and_no_more():

@@ -99,7 +99,7 @@ def test_callback_writes_every_real_number_the_trainer_logs(tmp_path):
 
 
 def test_grpo_job_of_the_tiny_config_writes_tensorboard_events(tmp_path, tiny_model_dir):
-    from r1.grpo import train_grpo
+    from r1.grpo import train_rl
 
     tiny = yaml.safe_load((REPO / TINY).read_text())
     train = tmp_path / "train.parquet"
@@ -131,7 +131,7 @@ def test_grpo_job_of_the_tiny_config_writes_tensorboard_events(tmp_path, tiny_mo
         seed=0,
         fp="fp-1",
     )
-    train_grpo(**kwargs, heldout=heldout)
+    train_rl(**kwargs, heldout=heldout)
     got = scalars(stage_dir / "tb")
     steps = tiny["rl_zero"]["trl"]["max_steps"]
     for tag in (
@@ -158,6 +158,6 @@ def test_grpo_job_of_the_tiny_config_writes_tensorboard_events(tmp_path, tiny_mo
 
     # A new run (other fingerprint) starts the curves afresh; it does not append to the old ones.
     before = sorted(p.name for p in (stage_dir / "tb").iterdir())
-    train_grpo(**{**kwargs, "fp": "fp-2"})
+    train_rl(**{**kwargs, "fp": "fp-2"})
     after = sorted(p.name for p in (stage_dir / "tb").iterdir())
     assert len(after) == 1 and after != before
