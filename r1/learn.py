@@ -229,7 +229,8 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
     return records
 
 
-def plot(records: list[dict], out_dir: Path) -> list[Path]:
+def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
+    """One figure per experiment, learning_<experiment>_<device>.png: held-out pass@1 per arm, with CIs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -254,7 +255,7 @@ def plot(records: list[dict], out_dir: Path) -> list[Path]:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         fig.tight_layout()
-        path = out_dir / f"learning_{name}.png"
+        path = out_dir / f"learning_{name}_{device}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
@@ -286,7 +287,7 @@ def report(args) -> int:
     ]
     allrec = keep + records
     target.write_text(json.dumps({"experiments": allrec}, indent=1) + "\n")
-    for p in plot([r for r in allrec if r["device"] == args.device], out):
+    for p in plot([r for r in allrec if r["device"] == args.device], out, args.device):
         print(f"wrote {p}")
     print(f"wrote {target}")
     print(markdown_table(records))

@@ -112,3 +112,18 @@ def test_static_decoder_is_reusable_across_batches(model_and_tok):
     dec.generate(other["input_ids"], other["attention_mask"], **kw)
     again = dec.generate(enc["input_ids"], enc["attention_mask"], **kw)
     assert first.tolist() == again.tolist()
+
+
+@pytest.mark.parametrize("fast_bf16", [False, True])
+def test_auto_generation_dtype_follows_the_hardware(monkeypatch, fast_bf16):
+    """`generation.dtype: auto`: bf16 on CUDA; on CPU only where bf16 runs in hardware (emulated bf16 matmuls
+    were 4-6x slower than fp32 on an AVX2 CPU); explicit dtypes are kept."""
+    import torch
+
+    from r1 import generation
+
+    monkeypatch.setattr(generation, "cpu_has_fast_bf16", lambda: fast_bf16)
+    assert generation.resolve_dtype("auto", "cpu") == (torch.bfloat16 if fast_bf16 else torch.float32)
+    assert generation.resolve_dtype("auto", "cuda:0") == torch.bfloat16
+    assert generation.resolve_dtype("bfloat16", "cpu") == torch.bfloat16
+    assert generation.resolve_dtype("float32", "cuda") == torch.float32
