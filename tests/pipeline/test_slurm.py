@@ -202,13 +202,24 @@ def _normalized(path: Path) -> bytes:
 
 
 def _result_files(workdir: Path) -> dict[str, Path]:
-    """Every file under results/ but manifests and resumable trainer state (undeclared, not an artifact)."""
+    """Every file under results/ but manifests, resumable trainer state and TensorBoard event files (not
+    artifacts; event files are named after the wall clock, host and pid: _tensorboard_dirs compares them)."""
     out = {}
     for p in sorted((workdir / "results").rglob("*")):
         rel = p.relative_to(workdir)
-        if p.is_file() and "checkpoints" not in rel.parts and p.name != "manifest.json":
+        skip = "checkpoints" in rel.parts or "tb" in rel.parts or p.name == "manifest.json"
+        if p.is_file() and not skip:
             out[str(rel)] = p
     return out
+
+
+def _tensorboard_dirs(workdir: Path) -> dict[str, int]:
+    """Each stage's TensorBoard directory and how many event files it holds."""
+    return {
+        str(d.relative_to(workdir)): len(list(d.glob("events.out.tfevents.*")))
+        for d in sorted((workdir / "results").rglob("tb"))
+        if d.is_dir()
+    }
 
 
 def _sha(data: bytes) -> str:
@@ -288,6 +299,9 @@ def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
     slurm_dir, local_dir = slurm_run["workdir"], pipeline_run
     local_files, slurm_files = _result_files(local_dir), _result_files(slurm_dir)
     assert sorted(slurm_files) == sorted(local_files)
+    local_tb = _tensorboard_dirs(local_dir)
+    assert local_tb and all(local_tb.values()), local_tb
+    assert _tensorboard_dirs(slurm_dir) == local_tb
     timing_only = set()
     for rel, local_path in local_files.items():
         if _sha(local_path.read_bytes()) != _sha(slurm_files[rel].read_bytes()):
