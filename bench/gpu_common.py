@@ -94,6 +94,28 @@ class Clock:
         return time.perf_counter()
 
 
+def step_timer(clock: Clock, keep_log=bool):
+    """A TRL/transformers callback: wall seconds of every optimizer step (`.steps`, by `clock`) and the
+    logged rows for which `keep_log(logs)` is true (`.logs`)."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.t0, self.steps, self.logs = 0.0, [], []
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.t0 = clock.now()
+
+        def on_step_end(self, args, state, control, **kw):
+            self.steps.append(clock.now() - self.t0)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if keep_log(logs):
+                self.logs.append(dict(logs))
+
+    return StepTimer()
+
+
 def peak_memory_gb(device: str, reset: bool = False) -> float:
     import torch
 

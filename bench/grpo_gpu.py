@@ -38,6 +38,7 @@ from gpu_common import (
     build_model_dir,
     environment,
     peak_memory_gb,
+    step_timer,
     write_json,
 )
 
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
 
     import pandas as pd
     import torch
-    from transformers import AutoTokenizer, TrainerCallback
+    from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     from r1.grpo import rl_prompt_dataset, rl_trainer
@@ -124,20 +125,6 @@ def main(argv=None) -> int:
         },
         "variants": {},
     }
-
-    class StepTimer(TrainerCallback):
-        def __init__(self):
-            self.t0, self.steps, self.logs = 0.0, [], []
-
-        def on_step_begin(self, a, state, control, **kw):
-            self.t0 = clock.now()
-
-        def on_step_end(self, a, state, control, **kw):
-            self.steps.append(clock.now() - self.t0)
-
-        def on_log(self, a, state, control, logs=None, **kw):
-            if logs:
-                self.logs.append(dict(logs))
 
     def make_trl():
         specs = [
@@ -183,7 +170,7 @@ def main(argv=None) -> int:
     makers = {"trl": make_trl, "r1": make_r1, "r1-dynamic": lambda: make_r1("dynamic")}
     for name in args.variants.split(","):
         trainer = makers[name]()
-        timer = StepTimer()
+        timer = step_timer(clock)
         trainer.add_callback(timer)
         gen_times, comp_tokens, shapes = [], [], []
         orig = trainer._generate_single_turn

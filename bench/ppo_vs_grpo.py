@@ -35,6 +35,7 @@ from gpu_common import (
     arithmetic_problems,
     build_model_dir,
     environment,
+    step_timer,
     write_json,
 )
 
@@ -83,7 +84,6 @@ def peak_memory_gb(device: str) -> float:
 def run_one(a, algorithm: str) -> dict:
     """One variant in this process: train warmup + steps optimizer steps, return its row."""
     import pandas as pd
-    from transformers import TrainerCallback
 
     from r1 import tracking
     from r1.grpo import rl_prompt_dataset, rl_trainer
@@ -107,20 +107,6 @@ def run_one(a, algorithm: str) -> dict:
     stage, grading = stage_config(a, total)
     stage["algorithm"] = algorithm
 
-    class StepTimer(TrainerCallback):
-        def __init__(self):
-            self.t0, self.steps, self.logs = 0.0, [], []
-
-        def on_step_begin(self, args, state, control, **kw):
-            self.t0 = clock.now()
-
-        def on_step_end(self, args, state, control, **kw):
-            self.steps.append(clock.now() - self.t0)
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if logs and "loss" in logs:
-                self.logs.append(dict(logs))
-
     trainer = rl_trainer(
         model_dir=model_dir,
         dataset=rl_prompt_dataset(train, len(train), "chat", seed=0),
@@ -130,7 +116,7 @@ def run_one(a, algorithm: str) -> dict:
         work_dir=Path(tempfile.mkdtemp(dir=a.workdir)),
         seed=0,
     )
-    timer = StepTimer()
+    timer = step_timer(clock, keep_log=lambda logs: bool(logs) and "loss" in logs)
     trainer.add_callback(timer)
     gen_times: list[float] = []
     orig = trainer._generate_single_turn

@@ -78,8 +78,8 @@ def unreadable_sets(human: list[str], n: int = 300, seed: int = 0) -> dict[str, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--math", help="MATH train jsonl (../shared/data/math_train/train.jsonl)")
-    ap.add_argument("--aime", help="AIME 1983-2023 json (../shared/data/aime_1983_2023/aime.json)")
+    ap.add_argument("--math", help="MATH train jsonl (not shipped; where to get it: docs/data.md)")
+    ap.add_argument("--aime", help="AIME 1983-2023 json (not shipped; where to get it: docs/data.md)")
     args = ap.parse_args()
     human = human_sets(args.math, args.aime)
     unreadable = unreadable_sets(human["gsm8k_train"])
