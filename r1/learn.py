@@ -164,9 +164,28 @@ def _train_rows(wd: Path, stage: str) -> list[dict]:
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip() and '"loss"' in ln]
 
 
+def _last(metrics: Path, key: str):
+    """The last logged value of `key` in a metrics.jsonl (None if never logged)."""
+    if not metrics.exists():
+        return None
+    vals = [json.loads(ln).get(key) for ln in metrics.read_text().splitlines() if f'"{key}"' in ln]
+    return vals[-1] if vals else None
+
+
+def _mean(xs) -> float | None:
+    xs = [float(x) for x in xs if x is not None]
+    return round(sum(xs) / len(xs), 3) if xs else None
+
+
+def _max(xs) -> float | None:
+    xs = [float(x) for x in xs if x is not None]
+    return max(xs) if xs else None
+
+
 def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
     """One record per (experiment, arm, held-out benchmark) from the runs on disk."""
     records = []
+    run_device = "cpu" if device.lower() == "cpu" else "gpu"  # learn run --device; `device` is a label
     for name, exp in exps.items():
         for arm, stage in ((a, st) for a in exp["arms"] for st in _stages(exp)):
             wd = runs / name / arm
@@ -184,6 +203,8 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
             if bench_tsv.exists():
                 lines = bench_tsv.read_text().splitlines()
                 wall = float(lines[-1].split("\t")[0]) if len(lines) > 1 else None
+            train = _train_rows(wd, stage)
+            runtime = _last(_checkpoint_metrics(wd, stage), "train_runtime")
             for b in benches:
                 key = f"heldout/{b}"
                 best = max((r for r in curve if f"{key}/pass@1" in r), key=lambda r: r[f"{key}/pass@1"])
@@ -206,15 +227,17 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "final_answered": last.get(f"{key}/answered"),
                         "steps": int(last["step"]),
                         "wall_s": wall,
+                        "train_runtime_s": runtime,  # the trainer's own clock (the last chunk if resumed)
+                        "mean_step_s": _mean(r.get("step_time") for r in train),
+                        "peak_gpu_mem_gb": _max(r.get("peak_gpu_mem_gb") for r in train),
+                        "peak_rss_gb": _max(r.get("peak_rss_gb") for r in train),
                         "finished": (wd / "results" / stage / "manifest.json").exists(),
-                        "command": f"python -m r1 learn run {name} --device {device} --arms {arm}",
+                        "command": f"python -m r1 learn run {name} --device {run_device} --arms {arm}",
                         "snakemake": cmd,
                         "commit": commit,
                         "best_step": best["step"],
                         "best_acc": best[f"{key}/pass@1"],
-                        "nonfinite_skipped": max(
-                            (r.get("nonfinite_skipped", 0) for r in _train_rows(wd, stage)), default=0
-                        ),
+                        "nonfinite_skipped": max((r.get("nonfinite_skipped", 0) for r in train), default=0),
                         "curve": [
                             {
                                 "step": r["step"],

@@ -84,6 +84,11 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, tiny_model_dir):
     assert steps == sorted(set(steps)), "steps logged twice after resume"
     assert steps[0] == 1 and steps[-1] == 12
     assert (Path(kwargs["model_out"]) / "model.safetensors").exists()
+    rows = [json.loads(x) for x in Path(kwargs["metrics_out"]).read_text().splitlines()]
+    rss = [r["peak_rss_gb"] for r in rows]  # every logged row carries the process's peak memory
+    assert all(0.1 < x < 24 for x in rss), rss
+    resumed = [r["peak_rss_gb"] for r in rows if r["step"] > killed_at]
+    assert resumed == sorted(resumed), "a process's peak memory never decreases"
 
 
 def test_checkpoints_of_another_config_are_discarded(tmp_path):

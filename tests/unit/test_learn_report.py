@@ -1,0 +1,60 @@
+"""`python -m r1 learn report`: held-out curves, training clock and memory of each arm into learning.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from r1.learn import main
+
+
+def write_arm(wd: Path, curve: list[tuple[int, float]], train: list[dict], finished: bool) -> None:
+    stage = wd / "results" / "rl_zero"
+    (stage / "checkpoints").mkdir(parents=True)
+    rows = []
+    for step, acc in curve:
+        rows.append(
+            {
+                "step": step,
+                "heldout/arith_l1/pass@1": acc,
+                "heldout/arith_l1/ci95_lo": acc - 0.04,
+                "heldout/arith_l1/ci95_hi": acc + 0.04,
+                "heldout/arith_l1/n": 500,
+                "heldout/arith_l1/answered": 0.7,
+            }
+        )
+    rows += [{"step": i + 1, "loss": 0.1, **t} for i, t in enumerate(train)]
+    rows.append({"step": len(train), "train_runtime": 370.0})
+    target = stage / ("metrics.jsonl" if finished else "checkpoints/metrics.jsonl")
+    target.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if finished:
+        (stage / "manifest.json").write_text("{}")
+    (wd / "command.txt").write_text("snakemake ...\n")
+
+
+def test_report_collects_curves_clock_and_memory(tmp_path):
+    runs = tmp_path / "runs"
+    write_arm(
+        runs / "E1" / "grpo",
+        [(0, 0.15), (25, 0.37), (50, 0.45)],
+        [
+            {"step_time": 1.0, "peak_gpu_mem_gb": 3.0, "peak_rss_gb": 2.0},
+            {"step_time": 2.0, "peak_gpu_mem_gb": 4.5, "peak_rss_gb": 2.5},
+            {"step_time": 3.0, "nonfinite_skipped": 1},
+        ],
+        finished=True,
+    )
+    write_arm(runs / "E1" / "ppo", [(0, 0.15), (25, 0.10)], [{"step_time": 4.0}], finished=False)
+    out = tmp_path / "out"
+    argv = ["report", "--runs", str(runs), "--out", str(out), "--device", "H200", "--commit", "abc"]
+    assert main(argv) == 0
+    recs = {r["arm"]: r for r in json.loads((out / "learning.json").read_text())["experiments"]}
+    assert set(recs) == {"grpo", "ppo"}
+    g, p = recs["grpo"], recs["ppo"]
+    assert (g["base_acc"], g["final_acc"], g["steps"], g["best_step"]) == (0.15, 0.45, 50, 50)
+    assert g["finished"] and not p["finished"]
+    assert g["mean_step_s"] == 2.0 and g["train_runtime_s"] == 370.0
+    assert g["peak_gpu_mem_gb"] == 4.5 and g["peak_rss_gb"] == 2.5 and g["nonfinite_skipped"] == 1
+    assert p["peak_gpu_mem_gb"] is None and p["final_acc"] == 0.10
+    assert g["command"] == "python -m r1 learn run E1 --device gpu --arms grpo"
+    assert (out / "learning_E1_H200.png").stat().st_size > 10_000
