@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from r1 import tracking
@@ -91,13 +92,26 @@ def metrics_callback(path: Path):
     from transformers import TrainerCallback
 
     class MetricsJsonl(TrainerCallback):
-        """One JSON line per logged step: reward, per-reward means, KL, lengths, clip ratios, loss, lr."""
+        """One JSON line per logged step: reward, per-reward means, KL, lengths, clip ratios, loss, lr, and
+        `step_time` (seconds of the last optimizer step, held-out evaluation excluded) where the trainer does
+        not log its own (GRPO does; SFT does not)."""
+
+        started = last_step_s = None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.started is not None:
+                self.last_step_s = time.perf_counter() - self.started
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or not state.is_world_process_zero:
                 return
             row = {"step": state.global_step, "epoch": state.epoch}
             row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+            if "loss" in row and "step_time" not in row and self.last_step_s is not None:
+                row["step_time"] = round(self.last_step_s, 4)
             row.update(peak_memory())
             with open(path, "a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -64,6 +64,7 @@ class BaseModelSection(Section):
     path: str | None = None  # HF directory, when source = hf_dir
     random_init: dict[str, Any] | None = None  # architecture (+ tokenizer_path), when source = random_init
     chat_template: Literal["r1_chatml", "keep"] = "r1_chatml"  # r1_chatml: no system prompt, TRL-trainable
+    keep_layers: Count | None = None  # keep N evenly spaced decoder layers (first, last included); None: all
 
 
 class Source(Section):
@@ -310,10 +311,17 @@ class Judge(Section):
 DistillMethod = Literal["sft", "kd", "gkd"]
 
 
+class FromBase(Section):
+    """A student made from the run's base model (r1.models.keep_layers)."""
+
+    keep_layers: Count | None = None  # keep N evenly spaced decoder layers (first, last included); None: all
+
+
 class Student(Section):
     name: Name
     path: str | None = None  # an HF directory ...
-    init: dict[str, Any] | None = None  # ... or a random init with the teacher's tokenizer
+    init: dict[str, Any] | None = None  # ... or a random init with the teacher's tokenizer ...
+    from_base: FromBase | None = None  # ... or the base model, e.g. {keep_layers: 15} (a real-weight student)
     method: DistillMethod | None = None  # overrides distill.method for this student
 
 
@@ -325,7 +333,7 @@ class KD(Section):
 
 
 class Distill(Sampling):
-    teacher: str = "sft_stabilize"  # a model of the stage table that runs
+    teacher: str = "sft_stabilize"  # a model of the stage table that runs (an RL or SFT stage, or the base)
     num_shards: Count = 1  # teacher generation jobs
     keep: Literal["verified"] = "verified"  # grader-verified only ('all' trained students on wrong answers)
     unreferenced_prompts: list[str] = []  # prompt files without a reference answer: fill only
@@ -334,6 +342,7 @@ class Distill(Sampling):
     kd: KD = KD()  # method kd
     gkd: dict[str, Any] = {}  # GKDConfig fields (method gkd)
     trl: dict[str, Any]  # SFTConfig fields (GKDConfig with method gkd)
+    heldout: Heldout | None = None  # held-out evaluation of every student during training (method sft)
 
 
 class Eval(Section):
@@ -514,13 +523,15 @@ def _rule_problems(cfg: dict, stages) -> list[str]:
         names = [x["name"] for x in items]
         if len(set(names)) != len(names):
             problems.append(f"{where}: names must be unique, got {names}")
-    for i, st in enumerate(cfg["distill"]["students"]):
-        if not (st.get("path") or st.get("init")):
-            problems.append(f"distill.students.{i}: give 'path' (HF dir) or 'init' (random init)")
+    problems += _layer_problems(cfg)
     runs = pipeline.running_models(cfg, stages)
+    teachers = pipeline.teacher_models(cfg, stages)
     teacher = cfg["distill"]["teacher"]
-    if teacher not in runs:
-        problems.append(f"distill.teacher: {teacher!r} is not a model that runs; models: {', '.join(runs)}")
+    if teacher not in teachers:
+        problems.append(
+            f"distill.teacher: {teacher!r} is not a model of the stage table that runs; teachers: "
+            f"{', '.join(teachers)}{_similar(teacher, teachers)}"
+        )
     for s in pipeline.active_stages(cfg, stages):
         parent = pipeline.parent_model(s, cfg)
         if parent and parent not in runs:
@@ -535,11 +546,21 @@ def _rule_problems(cfg: dict, stages) -> list[str]:
                 "set algorithm: ppo or drop the block"
             )
     names = [b["name"] for b in cfg["benchmarks"]]
-    for s in pipeline.of_kind("rl", stages) + pipeline.of_kind("sft", stages):
-        for i, name in enumerate((cfg[s.section].get("heldout") or {}).get("benchmarks", [])):
+    for section in [s.section for s in pipeline.of_kind("rl", stages) + pipeline.of_kind("sft", stages)] + [
+        "distill"
+    ]:
+        for i, name in enumerate((cfg[section].get("heldout") or {}).get("benchmarks", [])):
             if name not in names:
                 problems.append(
-                    f"{s.section}.heldout.benchmarks.{i}: {name!r} is not a benchmark; benchmarks: {names}"
+                    f"{section}.heldout.benchmarks.{i}: {name!r} is not a benchmark; benchmarks: {names}"
+                )
+    distill = cfg["distill"]
+    if (distill.get("heldout") or {}).get("benchmarks"):
+        for i, st in enumerate(distill["students"]):
+            if (st.get("method") or distill["method"]) != "sft":
+                problems.append(
+                    f"distill.heldout: held-out evaluation runs with method sft; distill.students.{i} "
+                    f"({st['name']}) uses {st.get('method') or distill['method']!r}"
                 )
     known = [*pipeline.model_stages(stages), pipeline.STUDENTS]
     for i, m in enumerate(cfg["eval"].get("models") or []):
@@ -553,6 +574,45 @@ def _rule_problems(cfg: dict, stages) -> list[str]:
     for g in cfg["resources"]:
         if g not in groups:
             problems.append(f"resources.{g}: unknown group; groups: {', '.join(groups)}{_similar(g, groups)}")
+    return problems
+
+
+def _base_layers(base: dict) -> int | None:
+    """Decoder layers of the base model's source, where known at DAG load (before keep_layers)."""
+    from r1.models import SMOLLM2_LAYERS
+
+    if base["source"] == "smollm2_gguf":
+        return SMOLLM2_LAYERS
+    if base["source"] == "random_init":
+        return (base.get("random_init") or {}).get("num_hidden_layers")
+    config_json = Path(base.get("path") or "") / "config.json"
+    if base.get("path") and config_json.is_file():
+        import json
+
+        return json.loads(config_json.read_text()).get("num_hidden_layers")
+    return None
+
+
+def _layer_problems(cfg: dict) -> list[str]:
+    """keep_layers within the layers the model has; every student made one way (path, init or from_base)."""
+    problems = []
+    base = cfg["base_model"]
+    layers = _base_layers(base)
+    if base.get("keep_layers") and layers and base["keep_layers"] > layers:
+        problems.append(f"base_model.keep_layers: {base['keep_layers']} > the base model's {layers} layers")
+    layers = base.get("keep_layers") or layers
+    for i, st in enumerate(cfg["distill"]["students"]):
+        ways = [k for k in ("path", "init", "from_base") if st.get(k) is not None]
+        if len(ways) != 1:
+            problems.append(
+                f"distill.students.{i}: give exactly one of 'path' (HF dir), 'init' (random init) or "
+                f"'from_base' (the base, e.g. {{keep_layers: 15}}); got {ways or 'none'}"
+            )
+        keep = (st.get("from_base") or {}).get("keep_layers")
+        if keep and layers and keep > layers:
+            problems.append(
+                f"distill.students.{i}.from_base.keep_layers: {keep} > the base model's {layers} layers"
+            )
     return problems
 
 

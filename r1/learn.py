@@ -42,6 +42,9 @@ def load_experiments(path: Path = EXPERIMENTS) -> dict:
         for key in ("stage", "target", "configs", "arms"):
             if key not in e:
                 raise ValueError(f"{path}: experiment {name}: missing key {key!r}")
+        for arm in e.get("targets") or {}:
+            if arm not in e["arms"]:
+                raise ValueError(f"{path}: experiment {name}: targets names an unknown arm {arm!r}")
         for arm, files in e["arms"].items():
             for f_ in list(e["configs"]) + list(files or []):
                 if not (ROOT / f_).exists():
@@ -78,7 +81,12 @@ def snakemake_argv(
     ]
     if device == "gpu":
         argv[argv.index("--cores") : argv.index("--cores")] = ["--resources", "gpu=2"]
-    return argv + exp["target"].split()
+    return argv + arm_target(exp, arm).split()
+
+
+def arm_target(exp: dict, arm: str) -> str:
+    """The Snakemake target(s) of an arm: the experiment's `target`, or the arm's entry in `targets`."""
+    return (exp.get("targets") or {}).get(arm) or exp["target"]
 
 
 def run(args) -> int:
@@ -147,9 +155,24 @@ def _curve(metrics: Path) -> list[dict]:
     return read_curve(metrics) if metrics.exists() else []
 
 
+def _stage_dir(wd: Path, stage: str) -> Path:
+    """Where a reported stage writes: results/<stage>/, or a distilled student's folder (distill_<name>)."""
+    from r1.pipeline import student_name
+
+    name = student_name(stage)
+    return wd / (f"results/distill/students/{name}" if name else f"results/{stage}")
+
+
+def _bench_tsv(wd: Path, stage: str) -> Path:
+    from r1.pipeline import student_name
+
+    name = student_name(stage)
+    return wd / (f"benchmarks/distill/student_{name}.tsv" if name else f"benchmarks/{stage}/{stage}.tsv")
+
+
 def _checkpoint_metrics(wd: Path, stage: str) -> Path:
-    done = wd / "results" / stage / "metrics.jsonl"
-    return done if done.exists() else wd / "results" / stage / "checkpoints" / "metrics.jsonl"
+    done = _stage_dir(wd, stage) / "metrics.jsonl"
+    return done if done.exists() else _stage_dir(wd, stage) / "checkpoints" / "metrics.jsonl"
 
 
 def _stages(exp: dict) -> list[str]:
@@ -198,7 +221,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
             benches = sorted({k.split("/")[1] for r in curve for k in r if k.startswith("heldout/")})
             first, last = curve[0], curve[-1]
             cmd = (wd / "command.txt").read_text().strip() if (wd / "command.txt").exists() else ""
-            bench_tsv = wd / "benchmarks" / stage / f"{stage}.tsv"
+            bench_tsv = _bench_tsv(wd, stage)
             wall = None
             if bench_tsv.exists():
                 lines = bench_tsv.read_text().splitlines()
@@ -215,7 +238,8 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "name": name,
                         "arm": label,
                         "device": device,
-                        "model": exp.get("model", "SmolLM2-135M-Instruct"),
+                        "model": (exp.get("models") or {}).get(label)
+                        or exp.get("model", "SmolLM2-135M-Instruct"),
                         "stage": stage,
                         "heldout": b,
                         "n_heldout": int(last[f"{key}/n"]),
@@ -231,7 +255,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "mean_step_s": _mean(r.get("step_time") for r in train),
                         "peak_gpu_mem_gb": _max(r.get("peak_gpu_mem_gb") for r in train),
                         "peak_rss_gb": _max(r.get("peak_rss_gb") for r in train),
-                        "finished": (wd / "results" / stage / "manifest.json").exists(),
+                        "finished": (_stage_dir(wd, stage) / "manifest.json").exists(),
                         "command": f"python -m r1 learn run {name} --device {run_device} --arms {arm}",
                         "snakemake": cmd,
                         "commit": commit,

@@ -12,6 +12,7 @@ from r1.prompts import R1_CHATML_TEMPLATE
 log = logging.getLogger(__name__)
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_LAYERS = 30  # decoder layers of SmolLM2-135M (checked at DAG load against keep_layers)
 
 
 def smollm2_dir() -> Path:
@@ -64,6 +65,36 @@ def random_init_model(arch: dict, tokenizer, seed: int):
     return AutoModelForCausalLM.from_config(config)
 
 
+def kept_layer_indices(n_layers: int, keep: int) -> list[int]:
+    """`keep` evenly spaced indices of `n_layers` decoder layers, the first and the last included."""
+    if not 1 <= keep <= n_layers:
+        raise ValueError(f"keep_layers: {keep} is not between 1 and the model's {n_layers} decoder layers")
+    if keep == 1:
+        return [0]
+    return sorted({round(i * (n_layers - 1) / (keep - 1)) for i in range(keep)})
+
+
+def keep_layers(model, keep: int) -> dict:
+    """Keep `keep` evenly spaced decoder layers of a causal LM in place (first and last included), renumbered
+    (every module's `layer_idx`, which indexes the KV cache) with config.num_hidden_layers (and layer_types)
+    updated. Returns {source_layers, kept_layers} for the model's info."""
+    import torch
+
+    layers = model.model.layers
+    n = len(layers)
+    kept = kept_layer_indices(n, keep)
+    model.model.layers = torch.nn.ModuleList(layers[i] for i in kept)
+    for new, layer in enumerate(model.model.layers):
+        for module in layer.modules():
+            if hasattr(module, "layer_idx"):
+                module.layer_idx = new
+    model.config.num_hidden_layers = len(kept)
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = [model.config.layer_types[i] for i in kept]
+    log.info("kept decoder layers %s of %d", kept, n)
+    return {"source_layers": n, "kept_layers": kept}
+
+
 def save_model(model, tokenizer, out_dir: str | Path) -> None:
     """Save model + tokenizer atomically (the directory appears whole or not at all)."""
     with atomic_dir(out_dir) as tmp:
@@ -96,6 +127,7 @@ def prepare_base_model(cfg: dict, out_dir: str | Path, seed: int) -> dict:
     else:
         raise ValueError(f"base_model.source: unknown value {source!r}")
     _apply_chat_template(tokenizer, cfg["chat_template"])
+    kept = keep_layers(model, cfg["keep_layers"]) if cfg.get("keep_layers") else {}
     n_params = sum(p.numel() for p in model.parameters())
     save_model(model, tokenizer, out_dir)
     facts = {
@@ -103,20 +135,32 @@ def prepare_base_model(cfg: dict, out_dir: str | Path, seed: int) -> dict:
         "architecture": type(model).__name__,
         "n_params": n_params,
         "vocab_size": len(tokenizer),
+        **kept,
     }
     log.info("base model: %s", facts)
     return facts
 
 
-def prepare_student(student: dict, teacher_dir: str | Path, out_dir: str | Path, seed: int) -> dict:
-    """A student: an HF directory (`path`) or a random init (`init`) with the teacher's tokenizer."""
+def prepare_student(
+    student: dict, teacher_dir: str | Path, out_dir: str | Path, seed: int, base_dir: str | Path | None = None
+) -> dict:
+    """A student: an HF directory (`path`), a random init (`init`) with the teacher's tokenizer, or the run's
+    base model (`from_base`, in `base_dir`) with `from_base.keep_layers` of its decoder layers kept."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    kept = {}
     if student.get("path"):
         tokenizer = AutoTokenizer.from_pretrained(student["path"])
         model = AutoModelForCausalLM.from_pretrained(student["path"])
+    elif student.get("from_base") is not None:
+        if base_dir is None:
+            raise ValueError(f"distill student {student['name']}: from_base needs the base model directory")
+        tokenizer = AutoTokenizer.from_pretrained(base_dir)
+        model = AutoModelForCausalLM.from_pretrained(base_dir)
+        if student["from_base"].get("keep_layers"):
+            kept = keep_layers(model, student["from_base"]["keep_layers"])
     else:
         tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
         model = random_init_model(student["init"], tokenizer, seed)
     save_model(model, tokenizer, out_dir)
-    return {"name": student["name"], "n_params": sum(p.numel() for p in model.parameters())}
+    return {"name": student["name"], "n_params": sum(p.numel() for p in model.parameters()), **kept}

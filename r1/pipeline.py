@@ -193,12 +193,28 @@ def parent_model(stage: Stage, cfg: dict) -> str | None:
     return stage.parent
 
 
+STUDENT_PREFIX = "distill_"  # a distilled student's model (and training stage) name: distill_<student>
+
+
 def student_models(cfg: dict) -> dict[str, str]:
     """model name -> directory of every distilled student."""
     return {
-        f"distill_{s['name']}": f"results/distill/students/{s['name']}/model"
+        f"{STUDENT_PREFIX}{s['name']}": f"results/distill/students/{s['name']}/model"
         for s in cfg["distill"]["students"]
     }
+
+
+def student_name(model: str, stages=STAGES) -> str | None:
+    """The student of a model name distill_<student> (None for a stage-table rule or model)."""
+    if model in by_rule(stages) or model in model_stages(stages) or not model.startswith(STUDENT_PREFIX):
+        return None
+    return model.removeprefix(STUDENT_PREFIX)
+
+
+def teacher_models(cfg: dict, stages=STAGES) -> list[str]:
+    """The models distill.teacher may name: every model of the stage table that runs (the base, the RL stages
+    such as rl_zero, the SFT stages), not a student."""
+    return [s.model for s in active_stages(cfg, stages) if s.model]
 
 
 def running_models(cfg: dict, stages=STAGES) -> dict[str, str]:

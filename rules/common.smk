@@ -129,6 +129,20 @@ def student_cfg(name):
     return next(s for s in config["distill"]["students"] if s["name"] == name)
 
 
+def student_base_input(name):
+    """The base model a `from_base` student starts from (its directory and manifest), else nothing."""
+    if student_cfg(name).get("from_base") is None:
+        return []
+    return [MODEL_DIRS["base"], model_manifest("base")]
+
+
+def student_heldout_params():
+    """The students' held-out evaluation (distill.heldout) and the grading it uses; {} without one, so a run
+    without it keeps its params (and its students)."""
+    heldout = heldout_params(STAGE["distill_student"])
+    return {"heldout": heldout, "grading": grading_cfg()} if heldout else {}
+
+
 DISTILL_TRAIN_KEYS = ("method", "trl", "kd", "gkd")
 DISTILL_DATASET_KEYS = ("keep", "min_examples", "fill", "filters", "num_shards")
 
@@ -143,9 +157,13 @@ def distill_dataset_cfg():
 
 def distill_generate_cfg():
     """Teacher generation: not the dataset's filter keys, so editing those does not regenerate."""
-    skip = {"students", "teacher", *DISTILL_TRAIN_KEYS, *DISTILL_DATASET_KEYS} - {
-        "num_shards"
-    }
+    skip = {
+        "students",
+        "teacher",
+        "heldout",
+        *DISTILL_TRAIN_KEYS,
+        *DISTILL_DATASET_KEYS,
+    } - {"num_shards"}
     return {k: v for k, v in config["distill"].items() if k not in skip}
 
 

@@ -64,6 +64,8 @@ rule distill_student:
         teacher=MODEL_DIRS[TEACHER],
         teacher_manifest=model_manifest(TEACHER),
         code=code("distill_student"),
+        base=lambda wc: student_base_input(wc.student),
+        heldout=heldout_files(STAGE["distill_student"]),
     output:
         model=directory("results/distill/students/{student}/model"),
         metrics="results/distill/students/{student}/metrics.jsonl",
@@ -78,6 +80,7 @@ rule distill_student:
     resources:
         **stage_resources("distill_student"),
     params:
+        **student_heldout_params(),
         deepspeed=stage_deepspeed("distill_student"),
         target=STAGE["distill_student"].entry,
         cfg=distill_train_cfg(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -67,17 +68,25 @@ def distill_dataset(job: JobSpec) -> None:
 
 
 def distill_student(job: JobSpec) -> None:
-    """Initialise one student (HF dir or random init, the teacher's tokenizer), then train it by its method
-    (`students[].method`, else `distill.method`): sft, kd (logit KD, r1/kd.py) or gkd (TRL's GKD)."""
-    from r1.checkpoints import run_outputs
+    """Initialise one student (HF dir, random init with the teacher's tokenizer, or the base with layers
+    kept), then train it by its method (`students[].method`, else `distill.method`): sft, kd (logit KD,
+    r1/kd.py) or gkd (TRL's GKD). With `distill.heldout` (method sft) it is evaluated on held-out sets during
+    training."""
+    from r1.checkpoints import job_fingerprint, run_outputs
     from r1.models import prepare_student
     from r1.train import train_gkd, train_sft
 
     cfg = job.cfg
     student = job.params["student"]
-    init_dir = Path(job.out("model")).parent / "init"
-    if not (init_dir / "config.json").exists():
-        prepare_student(student, job.inp("teacher"), init_dir, job.seed)
+    folder = Path(job.out("model")).parent
+    init_dir, init_facts = folder / "init", folder / "init.json"
+    fp = job_fingerprint(job)  # another config, base or teacher: a new init (and new checkpoints)
+    made = json.loads(init_facts.read_text()) if init_facts.exists() else {}
+    if made.get("fingerprint") != fp or not (init_dir / "config.json").exists():
+        base = job.inputs("base")[0] if student.get("from_base") is not None else None  # [dir, manifest]
+        facts = prepare_student(student, job.inp("teacher"), init_dir, job.seed, base_dir=base)
+        write_json(init_facts, {**facts, "fingerprint": fp})
+        log.info("student %s: %s", student["name"], facts)
     common = dict(
         dataset_parquets=[job.inp("dataset")],
         stage_cfg=cfg,
@@ -95,4 +104,5 @@ def distill_student(job: JobSpec) -> None:
         check_tokenizers_match(str(init_dir), job.inp("teacher"))
         train_gkd(model_dir=str(init_dir), teacher_dir=job.inp("teacher"), gkd_cfg=cfg["gkd"], **common)
     else:
-        train_sft(model_dir=str(init_dir), **common)
+        heldout = {"heldout": job.params.get("heldout"), "grading": job.params.get("grading")}
+        train_sft(model_dir=str(init_dir), **common, **heldout)

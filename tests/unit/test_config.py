@@ -37,6 +37,20 @@ def test_embedded_default_and_tiny_overlay_validate():
         ["configs/paper-scale.yaml"],
         ["configs/data-math.yaml"],
         ["configs/paper-scale.yaml", "configs/data-math.yaml"],
+        # E3's two arms on the GPU (configs/learn/experiments.yaml): student from the base, teacher rl_zero
+        [
+            "configs/gpu-small.yaml",
+            "configs/learn/e1.yaml",
+            "configs/learn/e3.yaml",
+            "configs/learn/gpu.yaml",
+        ],
+        [
+            "configs/gpu-small.yaml",
+            "configs/learn/e1.yaml",
+            "configs/learn/e3.yaml",
+            "configs/learn/arm-e3-rl.yaml",
+            "configs/learn/gpu.yaml",
+        ],
     ],
 )
 def test_shipped_configs_validate(overlays):
@@ -86,7 +100,44 @@ def test_shipped_configs_validate(overlays):
         (lambda c: c["base_model"].update(source="hf_dir", path=None), "base_model.path: required"),
         (
             lambda c: c["distill"].update(teacher="rl_final"),
-            "distill.teacher: 'rl_final' is not a model that runs",
+            "distill.teacher: 'rl_final' is not a model of the stage table that runs",
+        ),
+        (  # a student is no teacher
+            lambda c: c["distill"].update(teacher="distill_tiny_llama"),
+            "distill.teacher: 'distill_tiny_llama' is not a model of the stage table",
+        ),
+        (
+            lambda c: c["base_model"].update(keep_layers=31),
+            "base_model.keep_layers: 31 > the base model's 30",
+        ),
+        (lambda c: c["base_model"].update(keep_layers=0), "base_model.keep_layers"),
+        (
+            lambda c: c["distill"].update(students=[{"name": "s", "from_base": {"keep_layers": 40}}]),
+            "distill.students.0.from_base.keep_layers: 40 > the base model's 30 layers",
+        ),
+        (
+            lambda c: (
+                c["distill"].update(students=[{"name": "s", "from_base": {"keep_layers": 20}}])
+                or c["base_model"].update(keep_layers=15)
+            ),
+            "distill.students.0.from_base.keep_layers: 20 > the base model's 15 layers",
+        ),
+        (
+            lambda c: c["distill"].update(students=[{"name": "s", "path": "x", "from_base": {}}]),
+            "distill.students.0: give exactly one of 'path' (HF dir), 'init' (random init) or 'from_base'",
+        ),
+        (
+            lambda c: c["distill"].update(students=[{"name": "s", "from_base": {"keep": 3}}]),
+            "distill.students.0.from_base.keep: Extra inputs are not permitted",
+        ),
+        (
+            lambda c: c["distill"].update(heldout={"benchmarks": ["gsm8kk"]}),
+            "distill.heldout.benchmarks.0: 'gsm8kk' is not a benchmark",
+        ),
+        (
+            lambda c: c["distill"].update(heldout={"benchmarks": ["gsm8k"]}, method="kd"),
+            "distill.heldout: held-out evaluation runs with method sft; distill.students.0 (tiny_llama) "
+            "uses 'kd'",
         ),
         (
             lambda c: c["rl_zero"].update(enabled=False),

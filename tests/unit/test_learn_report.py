@@ -8,8 +8,10 @@ from pathlib import Path
 from r1.learn import main
 
 
-def write_arm(wd: Path, curve: list[tuple[int, float]], train: list[dict], finished: bool) -> None:
-    stage = wd / "results" / "rl_zero"
+def write_arm(
+    wd: Path, curve: list[tuple[int, float]], train: list[dict], finished: bool, folder: str = "rl_zero"
+) -> None:
+    stage = wd / "results" / folder
     (stage / "checkpoints").mkdir(parents=True)
     rows = []
     for step, acc in curve:
@@ -58,3 +60,32 @@ def test_report_collects_curves_clock_and_memory(tmp_path):
     assert p["peak_gpu_mem_gb"] is None and p["final_acc"] == 0.10
     assert g["command"] == "python -m r1 learn run E1 --device gpu --arms grpo"
     assert (out / "learning_E1_H200.png").stat().st_size > 10_000
+
+
+def test_report_collects_a_distilled_students_curve_per_arm_and_stage(tmp_path):
+    """E3: the rl arm's rl_zero (the student's GRPO), the distill arm's rl_zero (the teacher) and its student
+    distill_smol27 (results/distill/students/smol27/), each its own record; per-arm targets."""
+    from r1.learn import arm_target, load_experiments
+
+    runs = tmp_path / "runs"
+    write_arm(runs / "E3" / "rl", [(0, 0.01), (150, 0.05)], [{"step_time": 0.8}], finished=True)
+    write_arm(runs / "E3" / "distill", [(0, 0.15), (150, 0.45)], [{"step_time": 1.5}], finished=True)
+    student = "distill/students/smol27"
+    write_arm(runs / "E3" / "distill", [(0, 0.01), (300, 0.30)], [{"step_time": 0.1}], True, student)
+    out = tmp_path / "out"
+    assert main(["report", "--runs", str(runs), "--out", str(out), "--device", "H200"]) == 0
+    recs = {r["arm"]: r for r in json.loads((out / "learning.json").read_text())["experiments"]}
+    assert set(recs) == {"rl:rl_zero", "distill:rl_zero", "distill:distill_smol27"}
+    s = recs["distill:distill_smol27"]
+    assert (s["stage"], s["final_acc"], s["steps"], s["mean_step_s"], s["finished"]) == (
+        "distill_smol27",
+        0.30,
+        300,
+        0.1,
+        True,
+    )
+    assert "27 of 30 layers" in s["model"] and "27 of 30 layers" in recs["rl:rl_zero"]["model"]
+    assert recs["distill:rl_zero"]["model"] == "SmolLM2-135M-Instruct"  # the teacher
+    e3 = load_experiments()["E3"]
+    assert arm_target(e3, "rl") == "zero_all"
+    assert arm_target(e3, "distill") == "results/distill/students/smol27/manifest.json"
