@@ -155,24 +155,21 @@ def _curve(metrics: Path) -> list[dict]:
     return read_curve(metrics) if metrics.exists() else []
 
 
-def _stage_dir(wd: Path, stage: str) -> Path:
-    """Where a reported stage writes: results/<stage>/, or a distilled student's folder (distill_<name>)."""
+def _stage_paths(wd: Path, stage: str) -> tuple[Path, Path]:
+    """Where a reported stage writes and its Snakemake benchmark file: results/<stage>/, or a distilled
+    student's folder (distill_<name>)."""
     from r1.pipeline import student_name
 
     name = student_name(stage)
-    return wd / (f"results/distill/students/{name}" if name else f"results/{stage}")
-
-
-def _bench_tsv(wd: Path, stage: str) -> Path:
-    from r1.pipeline import student_name
-
-    name = student_name(stage)
-    return wd / (f"benchmarks/distill/student_{name}.tsv" if name else f"benchmarks/{stage}/{stage}.tsv")
+    if name:
+        return wd / f"results/distill/students/{name}", wd / f"benchmarks/distill/student_{name}.tsv"
+    return wd / f"results/{stage}", wd / f"benchmarks/{stage}/{stage}.tsv"
 
 
 def _checkpoint_metrics(wd: Path, stage: str) -> Path:
-    done = _stage_dir(wd, stage) / "metrics.jsonl"
-    return done if done.exists() else _stage_dir(wd, stage) / "checkpoints" / "metrics.jsonl"
+    folder = _stage_paths(wd, stage)[0]
+    done = folder / "metrics.jsonl"
+    return done if done.exists() else folder / "checkpoints" / "metrics.jsonl"
 
 
 def _stages(exp: dict) -> list[str]:
@@ -180,19 +177,12 @@ def _stages(exp: dict) -> list[str]:
     return [exp["stage"]] if isinstance(exp["stage"], str) else list(exp["stage"])
 
 
-def _train_rows(wd: Path, stage: str) -> list[dict]:
+def _metric_rows(wd: Path, stage: str) -> list[dict]:
+    """Every row of a stage's metrics.jsonl (the finished copy, else the checkpoints' live one)."""
     path = _checkpoint_metrics(wd, stage)
     if not path.exists():
         return []
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip() and '"loss"' in ln]
-
-
-def _last(metrics: Path, key: str):
-    """The last logged value of `key` in a metrics.jsonl (None if never logged)."""
-    if not metrics.exists():
-        return None
-    vals = [json.loads(ln).get(key) for ln in metrics.read_text().splitlines() if f'"{key}"' in ln]
-    return vals[-1] if vals else None
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
 
 
 def _mean(xs) -> float | None:
@@ -221,13 +211,14 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
             benches = sorted({k.split("/")[1] for r in curve for k in r if k.startswith("heldout/")})
             first, last = curve[0], curve[-1]
             cmd = (wd / "command.txt").read_text().strip() if (wd / "command.txt").exists() else ""
-            bench_tsv = _bench_tsv(wd, stage)
+            folder, bench_tsv = _stage_paths(wd, stage)
             wall = None
             if bench_tsv.exists():
                 lines = bench_tsv.read_text().splitlines()
                 wall = float(lines[-1].split("\t")[0]) if len(lines) > 1 else None
-            train = _train_rows(wd, stage)
-            runtime = _last(_checkpoint_metrics(wd, stage), "train_runtime")
+            rows = _metric_rows(wd, stage)
+            train = [r for r in rows if "loss" in r]
+            runtime = next((r["train_runtime"] for r in reversed(rows) if "train_runtime" in r), None)
             for b in benches:
                 key = f"heldout/{b}"
                 best = max((r for r in curve if f"{key}/pass@1" in r), key=lambda r: r[f"{key}/pass@1"])
@@ -255,7 +246,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "mean_step_s": _mean(r.get("step_time") for r in train),
                         "peak_gpu_mem_gb": _max(r.get("peak_gpu_mem_gb") for r in train),
                         "peak_rss_gb": _max(r.get("peak_rss_gb") for r in train),
-                        "finished": (_stage_dir(wd, stage) / "manifest.json").exists(),
+                        "finished": (folder / "manifest.json").exists(),
                         "command": f"python -m r1 learn run {name} --device {run_device} --arms {arm}",
                         "snakemake": cmd,
                         "commit": commit,
