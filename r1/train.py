@@ -44,6 +44,10 @@ def make_args(config_cls, trl_cfg: dict, work_dir: Path, seed: int, where: str):
         "disable_tqdm": False,
     }
     kwargs.update(trl_cfg)
+    if kwargs["bf16"] == "auto":  # r1's own value (TRL's is a bool): bf16 autocast where matmuls are fast in bf16
+        from r1.generation import cpu_has_fast_bf16
+
+        kwargs["bf16"] = on_gpu or cpu_has_fast_bf16()
     args = config_cls(**kwargs)
     log.info(
         "%s: %s on %s, bf16=%s, gradient_checkpointing=%s",

@@ -64,7 +64,8 @@ RULE_GROUP = {s.rule: s.resource_group for s in pipeline.STAGES}
 # Manifest keys that legitimately differ between two runs of the same DAG on different executors.
 VOLATILE = {"host", "started", "finished", "command", "slurm_job_id", "cuda_visible_devices"}
 # Wall-clock values inside artifacts (trainer/eval timings, report timestamps): equal runs differ only here.
-TIMING_KEY = re.compile(r"(seconds|runtime|per_second|step_time)$")
+# Measurements of the machine, not of the model: wall clock and peak memory (r1.checkpoints.peak_memory).
+TIMING_KEY = re.compile(r"(seconds|runtime|per_second|step_time|^peak_\w+_gb)$")
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?")
 
 
@@ -295,7 +296,8 @@ def test_slurm_run_all_jobs_succeeded(slurm_run):
 
 @pytest.mark.timeout(3600)
 def test_slurm_artifacts_equal_local_run(slurm_run, pipeline_run):
-    """Same files; same bytes except wall-clock values; same manifests except host/time/job id/devices."""
+    """Same files; same bytes except wall-clock and peak-memory values; same manifests except host/time/job
+    id/devices."""
     slurm_dir, local_dir = slurm_run["workdir"], pipeline_run
     local_files, slurm_files = _result_files(local_dir), _result_files(slurm_dir)
     assert sorted(slurm_files) == sorted(local_files)
