@@ -127,3 +127,17 @@ def test_auto_generation_dtype_follows_the_hardware(monkeypatch, fast_bf16):
     assert generation.resolve_dtype("auto", "cuda:0") == torch.bfloat16
     assert generation.resolve_dtype("bfloat16", "cpu") == torch.bfloat16
     assert generation.resolve_dtype("float32", "cuda") == torch.float32
+
+
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_trl_bf16_auto_follows_the_cpus_bf16_hardware(monkeypatch, tmp_path, fast_bf16):
+    """`trl: {bf16: auto}` (configs/learn/cpu.yaml): bf16 autocast on CPUs that multiply bf16 in hardware, fp32
+    elsewhere; an explicit bool is kept as given."""
+    from trl import GRPOConfig
+
+    from r1 import generation, train
+
+    monkeypatch.setattr(generation, "cpu_has_fast_bf16", lambda: fast_bf16)
+    args = train.make_args(GRPOConfig, {"bf16": "auto"}, tmp_path, 0, "rl_zero")
+    assert args.bf16 is fast_bf16
+    assert train.make_args(GRPOConfig, {"bf16": False}, tmp_path, 0, "rl_zero").bf16 is False
