@@ -127,3 +127,19 @@ def test_auto_generation_dtype_follows_the_hardware(monkeypatch, fast_bf16):
     assert generation.resolve_dtype("auto", "cuda:0") == torch.bfloat16
     assert generation.resolve_dtype("bfloat16", "cpu") == torch.bfloat16
     assert generation.resolve_dtype("float32", "cuda") == torch.float32
+
+
+def test_the_private_low_precision_copy_decodes_on_sdpa(model_and_tok):
+    """A live model trained on another attention (packed SFT: flex_attention or FlashAttention-2) is sampled
+    through SDPA, the path the static-cache graph is built for; the live model keeps its own."""
+    import copy
+
+    import torch
+
+    from r1.engine import StaticCacheDecoder
+
+    model = copy.deepcopy(model_and_tok[0])
+    model.set_attn_implementation("eager")
+    dec = StaticCacheDecoder(model, compile=False, weights_dtype=torch.bfloat16)
+    assert dec.model is not model and dec.model.config._attn_implementation == "sdpa"
+    assert model.config._attn_implementation == "eager"
