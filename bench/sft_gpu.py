@@ -227,7 +227,7 @@ def run_variant(name: str, make, args, clock, mcfg: dict) -> dict:
         "real_tokens_per_step": round(real / len(rows), 1),
         "padding_share": round(1 - real / slots, 3) if slots else None,
         "mfu_useful": round(flops / secs / H200_BF16_PEAK, 4) if dev == "cuda" else None,
-        "peak_gpu_gb": round(peak_memory_gb(dev), 2),
+        "peak_gpu_gb": round(peak_memory_gb(dev), 2) if dev == "cuda" else None,
         "compile_and_warmup_s": round(sum(timer.steps[:w]), 1),
         "wall_s": round(wall, 1),
         "loss_first_last": [losses[0], losses[-1]] if losses else None,
@@ -250,11 +250,12 @@ def table(variants: dict) -> str:
             lines.append(f"{name:<10} FAILED: {r['error']}")
             continue
         mfu = f"{100 * r['mfu_useful']:.1f}%" if r["mfu_useful"] is not None else "-"
+        peak = r["peak_gpu_gb"] if r["peak_gpu_gb"] is not None else "-"
         ckpt = "on" if r["gradient_checkpointing"] else "off"
         lines.append(
             f"{name:<10} {r['attention']:<18} {r['batches']:<19} {ckpt:<5} "
             f"{r['s_per_step_median']:>7.3f} {r['tokens_per_s']:>10,.0f} {r['loss_tokens_per_s']:>10,.0f} "
-            f"{100 * r['padding_share']:>4.0f}% {mfu:>6} {r['peak_gpu_gb']:>8}"
+            f"{100 * r['padding_share']:>4.0f}% {mfu:>6} {peak:>8}"
         )
     return "\n".join(lines)
 
@@ -281,9 +282,9 @@ def main(argv=None) -> int:
     dev = args.device
     if args.arch is None:
         args.arch = "smollm2-135m" if dev == "cuda" else "tiny"
-    if dev == "cpu":  # a smoke run: small rows and batches (not a comparison)
+    if dev == "cpu":  # a smoke run: small batches of rows holding a few examples each (not a comparison)
         args.batch = args.batch or 2
-        args.max_length = args.max_length or 128
+        args.max_length = args.max_length or 512
         args.median_tokens = min(args.median_tokens, 48)
         args.rows = min(args.rows, 64)
     unknown = set(args.variants.split(",")) - set(VARIANTS)
