@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # GPU benchmarks + the tiny DAG on one CUDA machine, logs to $OUT (docs/gpu.md).
 #
-#   bash bench/device_run.sh [bench|gen|grpo|dag|all]     (default: all)
+#   bash bench/device_run.sh [bench|gen|grpo|sft|dag|all]     (default: all; bench = gen + grpo + sft)
 #
 # Expects, next to the checkout (both git-ignored): .whl/ with the py3.12 wheels of what the machine lacks
 # (trl, datasets, snakemake, math-verify, reasoning-gym, jsonschema and their missing dependencies; see
 # docs/gpu.md) and .gpu/smollm2_tokenizer (r1.models.load_smollm2_tokenizer().save_pretrained(...)), since the
-# SmolLM2 GGUF (98 MB) does not travel: the models are random-init with that tokenizer.
+# SmolLM2 GGUF (98 MB) does not travel: the models are random-init with that tokenizer. The SFT bench uses the
+# real SmolLM2-135M-Instruct weights instead where bench/gpu_setup.sh finish has converted them (/root/w/base).
 set -uo pipefail
 OUT=${OUT:-/tmp/r1-gpu-out}
 mkdir -p "$OUT"
@@ -37,6 +38,14 @@ if [[ $what == all || $what == bench || $what == grpo ]]; then
   echo "== GRPO bench"
   python3 bench/grpo_gpu.py --tokenizer "$TOK" --json "$OUT/grpo.json" > "$OUT/grpo.log" 2>&1 || rc=1
   grep -E "^(trl|r1)|GRPO step vs|Error|error" "$OUT/grpo.log" | tail -n 12
+fi
+if [[ $what == all || $what == bench || $what == sft ]]; then
+  echo "== SFT bench"
+  base=${R1_GPU_DIR:-/root/w}/base
+  if [[ -f $base/config.json ]]; then model=(--model "$base"); else model=(--tokenizer "$TOK"); fi
+  python3 bench/sft_gpu.py "${model[@]}" --json "$OUT/sft.json" > "$OUT/sft.log" 2>&1 || rc=1
+  sed -n '/^variant /,$p' "$OUT/sft.log"
+  grep -E "Error|error" "$OUT/sft.log" | tail -n 5
 fi
 if [[ $what == all || $what == dag ]]; then
   echo "== tiny DAG on CUDA"

@@ -1,5 +1,5 @@
-"""Shared pieces of the GPU benchmarks (bench/generation_gpu.py, bench/grpo_gpu.py): the model, prompts,
-timing.
+"""Shared pieces of the GPU benchmarks (bench/generation_gpu.py, bench/grpo_gpu.py, bench/sft_gpu.py): the
+model, prompts, timing.
 
 The model is a random-init causal LM of a real architecture (default: the 402M Qwen2 of docs/gpu.md) with the
 SmolLM2 tokenizer and r1's ChatML template, saved in bf16 on CUDA (fp32 on CPU). Random weights make every
@@ -25,6 +25,18 @@ ARCHS = {
         num_attention_heads=14,
         num_key_value_heads=2,
         intermediate_size=4864,
+    ),
+    # SmolLM2-135M(-Instruct)'s shape (the pipeline's base model): for bench/sft_gpu.py without real weights.
+    "smollm2-135m": dict(
+        architecture="llama",
+        hidden_size=576,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        intermediate_size=1536,
+        rope_theta=100000.0,
+        max_position_embeddings=8192,
+        rms_norm_eps=1e-5,
     ),
     # CPU dry runs.
     "tiny": dict(

@@ -453,7 +453,7 @@ def _similar(word: str, options) -> str:
 def _trl_problems(cfg: dict, stages) -> list[str]:
     from importlib.metadata import version
 
-    from r1.trl_fields import trl_fields
+    from r1.trl_fields import padding_free, trl_fields
 
     checks = [
         (f"{s.section}.trl", cfg[s.section]["trl"], section_type(s).trl_class)
@@ -465,7 +465,14 @@ def _trl_problems(cfg: dict, stages) -> list[str]:
     checks += [("distill.trl", distill["trl"], "GKDConfig")] if "gkd" in methods else []
     checks += [("distill.trl", distill["trl"], "SFTConfig")] if methods - {"gkd"} else []
     checks += [("distill.gkd", distill["gkd"], "GKDConfig")]
+    gkd = [i for i, st in enumerate(distill["students"]) if (st.get("method") or distill["method"]) == "gkd"]
     problems = []
+    if gkd and padding_free(distill["trl"]):
+        problems.append(
+            f"distill.trl: packing / padding_free, but distill.students.{gkd[0]} trains by gkd, whose "
+            "trainer pads by its own collator (TRL refuses padding-free there): set packing and padding_free "
+            "false"
+        )
     for where, block, cls in checks:
         fields = trl_fields(cls)
         for key in block:
@@ -620,6 +627,7 @@ def _task_problems(cfg: dict, stages) -> list[str]:
     """The cross-field rules of the sections beyond math (tasks, task_benchmarks, sft_data, judge, ...)."""
     from r1.eval.tasks import TaskBenchmark
     from r1.tasks import FORMATS, SET_KINDS
+    from r1.trl_fields import padding_free
 
     problems = []
     runs = pipeline.running_models(cfg, stages)
@@ -658,6 +666,12 @@ def _task_problems(cfg: dict, stages) -> list[str]:
         block = cfg[s.section]
         if block.get("safety_weight") is not None and not sft_data["enabled"]:
             problems.append(f"{s.section}.safety_weight: the generated safety set needs sft_data.enabled")
+        if block.get("safety_weight") not in (None, 1.0) and padding_free(block["trl"]):
+            problems.append(
+                f"{s.section}.trl: packing / padding_free mixes examples in one row, but safety_weight "
+                f"{block['safety_weight']} weighs each example's loss (r1.weighted_sft): set packing and "
+                "padding_free false here"
+            )
         if block["replay_fraction"] and block["replay_from"] not in sample_rules:
             problems.append(
                 f"{s.section}.replay_from: {block['replay_from']!r} is not a stage with a dataset: "

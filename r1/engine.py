@@ -49,9 +49,9 @@ class StaticCacheDecoder:
     Shapes are fixed per (batch, cache length) and the cache length is rounded up to `len_multiple`, so a run
     compiles a few graphs at most; caches are kept and reset between calls (their addresses are baked into the
     graphs). Works on a live training model too (GRPO rollouts): with `weights_dtype` set (e.g. bf16 rollouts
-    of fp32 master weights under autocast), it decodes from a private copy of the model in that dtype,
-    refreshed from the live weights at the start of every `generate` (one pass over the weights, not one per
-    token); otherwise it reads the model's own weights, in place, at every replay.
+    of fp32 master weights under autocast), it decodes from a private copy of the model in that dtype, on
+    SDPA, refreshed from the live weights at the start of every `generate` (one pass over the weights, not one
+    per token); otherwise it reads the model's own weights, in place, at every replay.
     `compile=False` (the default off CUDA) runs the same loop eagerly, which the CPU tests use.
     """
 
@@ -78,6 +78,8 @@ class StaticCacheDecoder:
                 model.__dict__.pop(attr, None)
             for prm in model.parameters():  # parameters only: buffers (e.g. rotary inv_freq) keep their dtype
                 prm.data = prm.data.to(weights_dtype)
+            if model.config._attn_implementation != "sdpa":  # e.g. an SFT model on flex_attention (packing)
+                model.set_attn_implementation("sdpa")
         self.model = model
         self.device = next(model.parameters()).device
         self.compiled = self.device.type == "cuda" if compile is None else compile

@@ -134,7 +134,7 @@ def train_kd(
     from trl import SFTConfig
 
     from r1.checkpoints import train_resumable
-    from r1.train import make_args, model_kwargs, read_datasets, sft_dataset
+    from r1.train import make_args, read_datasets, sft_dataset, sft_model_kwargs
 
     vocab = check_tokenizers_match(model_dir, teacher_dir)
     alpha, temperature = kd_cfg["alpha"], kd_cfg["temperature"]
@@ -144,6 +144,7 @@ def train_kd(
         if df.empty:
             raise ValueError(f"{stage}: the distillation dataset {dataset_parquets} is empty")
         args = make_args(SFTConfig, dict(stage_cfg["trl"]), work, seed, stage)
+        kwargs = sft_model_kwargs(args)  # student and teacher see the same (maybe packed) batches
         log.info(
             "%s: logit KD (alpha %s, T %s) on %d examples from %s",
             stage,
@@ -153,8 +154,8 @@ def train_kd(
             teacher_dir,
         )
         return kd_trainer_class()(
-            model=AutoModelForCausalLM.from_pretrained(model_dir, **model_kwargs()),
-            teacher_model=AutoModelForCausalLM.from_pretrained(teacher_dir, **model_kwargs()),
+            model=AutoModelForCausalLM.from_pretrained(model_dir, **kwargs),
+            teacher_model=AutoModelForCausalLM.from_pretrained(teacher_dir, **kwargs),
             alpha=alpha,
             temperature=temperature,
             vocab_size=vocab,

@@ -95,3 +95,11 @@ def trl_fields(class_name: str) -> frozenset[str]:
     except (LookupError, OSError, SyntaxError):
         cls = getattr(importlib.import_module(module), class_name)
         return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+def padding_free(trl: dict) -> bool:
+    """Whether a `trl:` block (SFTConfig fields) asks for padding-free batches, several examples in one row:
+    padding_free, or packing with a bfd strategy (TRL 1.16 turns padding-free on there; "bfd" is its
+    default)."""
+    strategy = trl.get("packing_strategy") or "bfd"
+    return bool(trl.get("padding_free") or (trl.get("packing") and strategy in ("bfd", "bfd_split")))

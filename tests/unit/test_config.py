@@ -190,6 +190,18 @@ def test_shipped_configs_validate(overlays):
             lambda c: c["distill"]["trl"].update(lmbda=0.5),
             "distill.trl.lmbda: not a field of TRL's SFTConfig",
         ),
+        (  # per-example loss weights need one example per row
+            lambda c: c["sft_stabilize"]["trl"].update(packing=True),
+            "sft_stabilize.trl: packing / padding_free mixes examples in one row, but safety_weight 2.0",
+        ),
+        (
+            lambda c: c["sft_stabilize"]["trl"].update(padding_free=True),
+            "sft_stabilize.trl: packing / padding_free",
+        ),
+        (  # GKD's own collator: TRL refuses padding-free there when the job starts
+            lambda c: c["distill"].update(method="gkd") or c["distill"]["trl"].update(packing=True),
+            "distill.trl: packing / padding_free, but distill.students.0 trains by gkd",
+        ),
     ],
 )
 def test_every_problem_names_its_key(mutate, key):

@@ -141,3 +141,19 @@ def test_trl_bf16_auto_follows_the_cpus_bf16_hardware(monkeypatch, tmp_path, fas
     args = train.make_args(GRPOConfig, {"bf16": "auto"}, tmp_path, 0, "rl_zero")
     assert args.bf16 is fast_bf16
     assert train.make_args(GRPOConfig, {"bf16": False}, tmp_path, 0, "rl_zero").bf16 is False
+
+
+def test_the_private_low_precision_copy_decodes_on_sdpa(model_and_tok):
+    """A live model trained on another attention (packed SFT: flex_attention or FlashAttention-2) is sampled
+    through SDPA, the path the static-cache graph is built for; the live model keeps its own."""
+    import copy
+
+    import torch
+
+    from r1.engine import StaticCacheDecoder
+
+    model = copy.deepcopy(model_and_tok[0])
+    model.set_attn_implementation("eager")
+    dec = StaticCacheDecoder(model, compile=False, weights_dtype=torch.bfloat16)
+    assert dec.model is not model and dec.model.config._attn_implementation == "sdpa"
+    assert model.config._attn_implementation == "eager"
