@@ -131,8 +131,8 @@ def test_auto_generation_dtype_follows_the_hardware(monkeypatch, fast_bf16):
 
 @pytest.mark.parametrize("fast_bf16", [True, False])
 def test_trl_bf16_auto_follows_the_cpus_bf16_hardware(monkeypatch, tmp_path, fast_bf16):
-    """`trl: {bf16: auto}` (configs/learn/cpu.yaml): bf16 autocast on CPUs that multiply bf16 in hardware, fp32
-    elsewhere; an explicit bool is kept as given."""
+    """`trl: {bf16: auto}` (configs/learn/cpu.yaml): bf16 autocast on CPUs that multiply bf16 in hardware,
+    fp32 elsewhere; an explicit bool is kept as given."""
     from trl import GRPOConfig
 
     from r1 import generation, train
