@@ -47,6 +47,19 @@ def pytest_terminal_summary(terminalreporter):
                 terminalreporter.write_line(value)
 
 
+def tiny_llama_arch(**overrides) -> dict:
+    """The tests' tiny Llama (2 layers, width 64) with the SmolLM2 tokenizer's vocabulary."""
+    return {
+        "architecture": "llama",
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 256,
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 3M-parameter random-init Llama with the SmolLM2 tokenizer and r1's chat template."""
@@ -56,18 +69,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_model") / "model"
     tok = load_smollm2_tokenizer()
     tok.chat_template = R1_CHATML_TEMPLATE
-    model = random_init_model(
-        {
-            "architecture": "llama",
-            "hidden_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "intermediate_size": 256,
-        },
-        tok,
-        seed=0,
-    )
+    model = random_init_model(tiny_llama_arch(), tok, seed=0)
     save_model(model, tok, out)
     return out
 

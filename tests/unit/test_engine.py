@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import tiny_llama_arch
+
 MAX_NEW = 64
 
 
@@ -33,15 +35,7 @@ def model_and_tok():
     tok = load_smollm2_tokenizer()
     tok.chat_template = R1_CHATML_TEMPLATE
     tok.padding_side = "left"
-    arch = {
-        "architecture": "llama",
-        "hidden_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 256,
-        "initializer_range": 0.2,
-    }
+    arch = tiny_llama_arch(initializer_range=0.2)
     model = random_init_model(arch, tok, seed=0).float().eval()
     return model, tok
 

@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from r1.train import sft_attn_implementation, sft_dataset, sft_trainer
+from tests.conftest import tiny_llama_arch
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = pd.DataFrame(
@@ -46,15 +47,7 @@ def wide_model_dir(tmp_path_factory) -> Path:
 
     tok = load_smollm2_tokenizer()
     tok.chat_template = R1_CHATML_TEMPLATE
-    arch = {
-        "architecture": "llama",
-        "hidden_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 256,
-        "initializer_range": 0.2,
-    }
+    arch = tiny_llama_arch(initializer_range=0.2)
     out = tmp_path_factory.mktemp("wide_llama") / "model"
     save_model(random_init_model(arch, tok, seed=0), tok, out)
     return out
