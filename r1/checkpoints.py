@@ -25,14 +25,27 @@ FINGERPRINT = "r1_fingerprint.txt"
 
 
 def fingerprint(params: dict, inputs: list[str]) -> str:
-    """Identity of a training run: its config slice and its inputs' manifests/contents."""
-    from r1.manifest import sha256_path, upstream_manifest
+    """Identity of a training run: its config slice and its inputs' contents. Upstream manifests are skipped
+    (they carry host, times and job ids: the same run on Slurm and locally must get the same fingerprint);
+    an input an upstream job made takes the content hash that job's manifest recorded, so a model directory
+    is not hashed again."""
+    from r1.manifest import MANIFEST_NAME, sha256_path, upstream_manifest
 
     h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
     for p in sorted(inputs):
-        m = upstream_manifest(p)
-        h.update((sha256_path(m) if m else sha256_path(p)).encode())
+        if Path(p).name == MANIFEST_NAME:
+            continue
+        h.update(f"{p}\0{_recorded_hash(p, upstream_manifest(p)) or sha256_path(p)}\n".encode())
     return h.hexdigest()
+
+
+def _recorded_hash(path: str, manifest: Path | None) -> str | None:
+    """The content hash `manifest` recorded for `path` among its outputs, if it did."""
+    if manifest is None:
+        return None
+    target = Path(path).resolve()
+    outputs = json.loads(manifest.read_text()).get("outputs", {})
+    return next((h for p, h in outputs.items() if Path(p).resolve() == target), None)
 
 
 def checkpoint_dir(job) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from r1.checkpoints import prepare_work_dir
+from r1.checkpoints import fingerprint, prepare_work_dir
 
 RUN = """
 import sys, json
@@ -112,3 +112,30 @@ def test_an_incomplete_checkpoint_is_never_resumed(tmp_path):
     (work / "r1_fingerprint.txt").write_text("fp\n")
     assert prepare_work_dir(work, "fp").endswith("checkpoint-2")
     assert not (work / "checkpoint-3").exists()
+
+
+def test_the_fingerprint_ignores_where_and_when_upstream_ran_but_not_what_it_made(tmp_path, monkeypatch):
+    """The same run on Slurm and locally gets one fingerprint (the distilled students' init.json is compared
+    byte for byte by tests/pipeline/test_slurm.py); another upstream model gets another."""
+    monkeypatch.chdir(tmp_path)
+    model = Path("results/rl_zero/model")
+    model.mkdir(parents=True)
+    (model / "w.bin").write_bytes(b"weights")
+    manifest = Path("results/rl_zero/manifest.json")
+
+    def write_manifest(host: str, weights_hash: str):
+        facts = {"host": host, "started": host, "outputs": {str(model): weights_hash}}
+        manifest.write_text(json.dumps(facts))
+
+    inputs = [str(model), str(manifest)]
+    write_manifest("node-a", "h1")
+    fp = fingerprint({"lr": 1}, inputs)
+    write_manifest("node-b", "h1")
+    assert fingerprint({"lr": 1}, inputs) == fp
+    write_manifest("node-b", "h2")
+    assert fingerprint({"lr": 1}, inputs) != fp
+    assert fingerprint({"lr": 2}, inputs) != fingerprint({"lr": 1}, inputs)
+    manifest.unlink()  # no manifest: the content itself
+    fp_content = fingerprint({"lr": 1}, [str(model)])
+    (model / "w.bin").write_bytes(b"other weights")
+    assert fingerprint({"lr": 1}, [str(model)]) != fp_content
