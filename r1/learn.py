@@ -42,9 +42,9 @@ def load_experiments(path: Path = EXPERIMENTS) -> dict:
         for key in ("stage", "target", "configs", "arms"):
             if key not in e:
                 raise ValueError(f"{path}: experiment {name}: missing key {key!r}")
-        for arm in e.get("targets") or {}:
+        for arm in list(e.get("targets") or {}) + list(e.get("controls") or []):
             if arm not in e["arms"]:
-                raise ValueError(f"{path}: experiment {name}: targets names an unknown arm {arm!r}")
+                raise ValueError(f"{path}: experiment {name}: targets/controls name an unknown arm {arm!r}")
         for arm, files in e["arms"].items():
             for f_ in list(e["configs"]) + list(files or []):
                 if not (ROOT / f_).exists():
@@ -264,7 +264,33 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         ],
                     }
                 )
+    _compare_with_controls(records, exps)
     return records
+
+
+def _compare_with_controls(records: list[dict], exps: dict) -> None:
+    """Each arm's final held-out accuracy minus each control arm's (the experiment's `controls`), same
+    held-out set, same step budget: `vs_controls` [{control, diff, ci95}] (Newcombe's interval,
+    r1.eval.metrics.diff_ci95)."""
+    from r1.eval.metrics import diff_ci95
+
+    for r in records:
+        controls = exps[r["name"]].get("controls") or []
+        r["vs_controls"] = []
+        for c in records:
+            same = (c["name"], c["heldout"], c["n_heldout"], c["steps"]) == (
+                r["name"],
+                r["heldout"],
+                r["n_heldout"],
+                r["steps"],
+            )
+            if c is r or c["arm"] not in controls or not same:
+                continue
+            n = r["n_heldout"]
+            lo, hi = diff_ci95(round(r["final_acc"] * n), n, round(c["final_acc"] * n), n)
+            r["vs_controls"].append(
+                {"control": c["arm"], "diff": r["final_acc"] - c["final_acc"], "ci95": [lo, hi]}
+            )
 
 
 def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
@@ -347,6 +373,19 @@ def markdown_table(records: list[dict]) -> str:
             f"{pct(r['final_acc'])} [{pct(r['final_ci95'][0])}, {pct(r['final_ci95'][1])}] | "
             f"{100 * (r['final_acc'] - r['base_acc']):+.1f} |"
         )
+    compared = [(r, v) for r in records for v in r.get("vs_controls", [])]
+    if compared:
+        lines += [
+            "",
+            "| exp | arm | held-out (n) | steps | vs control | final pass@1 − control's (points) [95% CI] |",
+            "|---|---|---|---:|---|---|",
+        ]
+        for r, v in compared:
+            lines.append(
+                f"| {r['name']} | {r['arm']} | {r['heldout']} ({r['n_heldout']}) | {r['steps']} | "
+                f"{v['control']} | {100 * v['diff']:+.1f} "
+                f"[{100 * v['ci95'][0]:+.1f}, {100 * v['ci95'][1]:+.1f}] |"
+            )
     return "\n".join(lines)
 
 

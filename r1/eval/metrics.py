@@ -36,6 +36,18 @@ def wilson_ci95(successes: float, n: int) -> tuple[float, float]:
     return (max(0.0, round(centre - half, 12)), min(1.0, round(centre + half, 12)))
 
 
+def diff_ci95(s1: float, n1: int, s2: float, n2: int) -> tuple[float, float]:
+    """95% interval of p1 - p2 for two independent proportions (Newcombe's hybrid score interval, method 10:
+    from the two Wilson intervals; conservative when both are measured on the same problems)."""
+    p1, p2 = s1 / n1, s2 / n2
+    (l1, u1), (l2, u2) = wilson_ci95(s1, n1), wilson_ci95(s2, n2)
+    d = p1 - p2
+    return (
+        round(d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), 12),
+        round(d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2), 12),
+    )
+
+
 def pass1_ci95(per_problem: list[float], k: int) -> tuple[float, float]:
     """95% CI of pass@1 (the mean over problems of each problem's fraction of correct samples).
 

@@ -89,3 +89,25 @@ def test_report_collects_a_distilled_students_curve_per_arm_and_stage(tmp_path):
     e3 = load_experiments()["E3"]
     assert arm_target(e3, "rl") == "zero_all"
     assert arm_target(e3, "distill") == "results/distill/students/smol27/manifest.json"
+
+
+def test_newcombes_interval_matches_his_paper():
+    """Newcombe (1998), Statistics in Medicine 17:873, Table II example (a): 56/70 vs 48/80, method 10."""
+    from r1.eval.metrics import diff_ci95
+
+    lo, hi = diff_ci95(56, 70, 48, 80)
+    assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)
+
+
+def test_report_compares_every_arm_with_the_controls_at_equal_steps(tmp_path):
+    runs = tmp_path / "runs"
+    write_arm(runs / "E1" / "grpo", [(0, 0.12), (30, 0.375)], [{"step_time": 1.0}], finished=True)
+    write_arm(runs / "E1" / "random_reward", [(0, 0.12), (30, 0.11)], [{"step_time": 1.0}], finished=True)
+    write_arm(runs / "E1" / "format_only", [(0, 0.12), (20, 0.10)], [{"step_time": 1.0}], finished=False)
+    out = tmp_path / "out"
+    assert main(["report", "--runs", str(runs), "--out", str(out), "--device", "cpu", "--commit", "abc"]) == 0
+    recs = {r["arm"]: r for r in json.loads((out / "learning.json").read_text())["experiments"]}
+    (v,) = recs["grpo"]["vs_controls"]  # format_only stopped at step 20: another budget, not compared
+    assert v["control"] == "random_reward" and round(v["diff"], 3) == 0.265
+    assert 0.18 < v["ci95"][0] < v["diff"] < v["ci95"][1] < 0.35
+    assert recs["random_reward"]["vs_controls"] == []  # never compared with itself
