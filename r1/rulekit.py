@@ -144,11 +144,13 @@ def redirect_to_log(path: str | None):
 
 def run_job(spec: JobSpec) -> None:
     setup_logging()
-    import torch
-
     os.environ["R1_TRACKING"] = json.dumps(spec.tracking)  # read by r1.tracking in training jobs
-
-    torch.set_num_threads(max(1, spec.threads))
+    # The job's threads for torch's intra-op pool, without importing torch (~2 s a process): jobs that never
+    # use it (data, tables, report) skip it; torch reads OMP_NUM_THREADS when the stage imports it.
+    threads = max(1, spec.threads)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     log.info(
         "rule %s: start (target %s, threads %d, resources %s)",
         spec.rule,
