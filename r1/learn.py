@@ -111,6 +111,7 @@ def run(args) -> int:
             wd.mkdir(parents=True, exist_ok=True)
             argv = snakemake_argv(exp, arm, args.device, wd.resolve(), args.cores, args.config or [])
             (wd / "command.txt").write_text(" ".join(argv) + "\n")
+            (wd / "commit.txt").write_text(_git_commit() + "\n")  # the code this arm runs (learn report)
             logf = open(wd / "learn.log", "a")
             logf.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
             logf.flush()
@@ -144,6 +145,15 @@ def run(args) -> int:
         time.sleep(2)
     (base / "status.json").write_text(json.dumps(status, indent=1) + "\n")
     return 0 if all(s == "done" for s in status.values()) else 3
+
+
+def _git_commit() -> str:
+    """The checkout's short commit, `-dirty` when tracked files differ from it."""
+
+    def git(*a):
+        return subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain", "-uno") else "")
 
 
 # ---------------------------------------------------------------- report
@@ -211,6 +221,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
             benches = sorted({k.split("/")[1] for r in curve for k in r if k.startswith("heldout/")})
             first, last = curve[0], curve[-1]
             cmd = (wd / "command.txt").read_text().strip() if (wd / "command.txt").exists() else ""
+            ran = (wd / "commit.txt").read_text().strip() if (wd / "commit.txt").exists() else commit
             folder, bench_tsv = _stage_paths(wd, stage)
             wall = None
             if bench_tsv.exists():
@@ -249,7 +260,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "finished": (folder / "manifest.json").exists(),
                         "command": f"python -m r1 learn run {name} --device {run_device} --arms {arm}",
                         "snakemake": cmd,
-                        "commit": commit,
+                        "commit": ran,  # written by learn run; else --commit, else HEAD
                         "best_step": best["step"],
                         "best_acc": best[f"{key}/pass@1"],
                         "nonfinite_skipped": max((r.get("nonfinite_skipped", 0) for r in train), default=0),
@@ -331,12 +342,7 @@ def report(args) -> int:
     runs = Path(args.runs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    commit = (
-        args.commit
-        or subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip()
-    )
+    commit = args.commit or _git_commit()
     records = collect(runs, exps, commit, args.device)
     if not records:
         print(f"no held-out curves under {runs}", file=sys.stderr)

@@ -104,9 +104,11 @@ def test_report_compares_every_arm_with_the_controls_at_equal_steps(tmp_path):
     write_arm(runs / "E1" / "grpo", [(0, 0.12), (30, 0.375)], [{"step_time": 1.0}], finished=True)
     write_arm(runs / "E1" / "random_reward", [(0, 0.12), (30, 0.11)], [{"step_time": 1.0}], finished=True)
     write_arm(runs / "E1" / "format_only", [(0, 0.12), (20, 0.10)], [{"step_time": 1.0}], finished=False)
+    (runs / "E1" / "grpo" / "commit.txt").write_text("fcd4340\n")  # written by learn run: the code that ran
     out = tmp_path / "out"
     assert main(["report", "--runs", str(runs), "--out", str(out), "--device", "cpu", "--commit", "abc"]) == 0
     recs = {r["arm"]: r for r in json.loads((out / "learning.json").read_text())["experiments"]}
+    assert (recs["grpo"]["commit"], recs["random_reward"]["commit"]) == ("fcd4340", "abc")
     (v,) = recs["grpo"]["vs_controls"]  # format_only stopped at step 20: another budget, not compared
     assert v["control"] == "random_reward" and round(v["diff"], 3) == 0.265
     assert 0.18 < v["ci95"][0] < v["diff"] < v["ci95"][1] < 0.35
