@@ -285,17 +285,14 @@ def _compare_with_controls(records: list[dict], exps: dict) -> None:
     r1.eval.metrics.diff_ci95)."""
     from r1.eval.metrics import diff_ci95
 
+    def budget(r):  # what a control must share with the arm it is compared with
+        return r["name"], r["heldout"], r["n_heldout"], r["steps"]
+
     for r in records:
         controls = exps[r["name"]].get("controls") or []
         r["vs_controls"] = []
         for c in records:
-            same = (c["name"], c["heldout"], c["n_heldout"], c["steps"]) == (
-                r["name"],
-                r["heldout"],
-                r["n_heldout"],
-                r["steps"],
-            )
-            if c is r or c["arm"] not in controls or not same:
+            if c is r or c["arm"] not in controls or budget(c) != budget(r):
                 continue
             n = r["n_heldout"]
             lo, hi = diff_ci95(round(r["final_acc"] * n), n, round(c["final_acc"] * n), n)
