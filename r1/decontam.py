@@ -15,7 +15,9 @@ When a training text counts as contaminated (`min_overlap`):
   copy of the problem is most of them.
 Short texts: a text with fewer than n words has no n-gram. Such a training text matches only when its whole
 normalised text equals an eval item's whole normalised text; an eval item with fewer than n words is likewise
-matched only by a training text equal to it as a whole (never as a substring: short phrases are common).
+matched only by a training text equal to it as a whole, or by one whole line of a training text (a prompt puts
+the problem on its own line above the instruction: "What is 20 + 10?\nPlease reason step by step, ..."), never
+as a substring of a line (short phrases are common).
 Ties: the item with the larger overlap wins, then the first in `eval_items` order. A text is first tested
 with one C-level `isdisjoint` over its n-gram stream; only texts that share an n-gram are scored.
 """
@@ -100,6 +102,16 @@ def build_ngram_index(eval_items: Mapping[str, str], n: int = PAPER_NGRAM) -> Ng
     return index
 
 
+def _whole_match(text: str, words: list[str], index: NgramIndex) -> tuple[str, float] | None:
+    """The short-text rule (module docstring): the whole text, else one of its lines, equals an eval item."""
+    hit = index.whole.get(" ".join(words))
+    if hit is None and "\n" in text:
+        hit = next(
+            (h for line in text.splitlines() if (h := index.whole.get(" ".join(normalize_words(line))))), None
+        )
+    return (hit, 1.0) if hit is not None else None
+
+
 def contamination_score(text: str, index: NgramIndex) -> tuple[str, float] | None:
     """(eval item id, overlap in [0, 1]) of the item `text` overlaps most, or None when nothing is shared.
 
@@ -109,12 +121,10 @@ def contamination_score(text: str, index: NgramIndex) -> tuple[str, float] | Non
     if not words:
         return None
     if len(words) < index.n:
-        hit = index.whole.get(" ".join(words))
-        return (hit, 1.0) if hit is not None else None
+        return _whole_match(text, words, index)
     grams = index.ngrams
     if grams.keys().isdisjoint(_ngrams(words, index.n)):
-        whole = index.whole.get(" ".join(words))
-        return (whole, 1.0) if whole is not None else None
+        return _whole_match(text, words, index)
     mine = set(_ngrams(words, index.n))
     shared: dict[str, int] = {}
     for gram in mine:

@@ -73,6 +73,18 @@ def test_short_texts_match_only_whole_items():
         find_contamination("text", idx, n=8)
 
 
+def test_a_short_item_on_its_own_line_of_a_prompt_is_caught():
+    # A cold-start seed's prompt is the problem + a newline + the instruction (r1.prompts.user_message): the
+    # E2 run of 2026-12-03 trained on held-out arith_l1 questions because only the whole prompt was compared.
+    from r1.prompts import user_message
+
+    idx = build_ngram_index({"arith_l1:7": "What is 20 + 10?"}, n=10)
+    assert find_contamination(user_message("What is 20 + 10?"), idx) == "arith_l1:7"
+    assert find_contamination("Solve this.\nwhat is 20+10\n\nThen explain.", idx) == "arith_l1:7"
+    assert find_contamination(user_message("What is 20 + 11?"), idx) is None
+    assert find_contamination("So, what is 20 + 10? Thirty.\nNext line.", idx) is None  # part of a line: no
+
+
 def test_default_items_include_solutions_and_batch_speed():
     items = benchmark_eval_items()
     assert len(items) == 1319 + 500
