@@ -19,6 +19,11 @@ for e in $exps; do grep "^\[learn\]" "/root/w/runs/learn_${e%%:*}.log" | tail -n
 python3 -m r1 learn report --runs /root/w/runs --out "$OUT/res" --device gpu --commit "${R1_COMMIT:-unknown}" \
   > "$OUT/report.log" 2>&1
 tail -n 40 "$OUT/report.log"
-(cd /root/w/runs && tar czf "$OUT/runs_logs.tgz" --exclude='checkpoint-*' --exclude='model' --exclude='*.parquet' \
-  --exclude='.snakemake' .)
+# logs, metrics, tables and small records (a returned file is at most 16 MiB: the 2026-12-03 tar of everything was
+# larger and did not come back); only logs and metrics when that is still too large
+small() { find . -path '*/checkpoint-*' -prune -o -path '*/.snakemake' -prune -o -type f -size -2M \( "$@" \) -print; }
+(cd /root/w/runs && small -name '*.log' -o -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.txt' \
+  -o -name '*.tsv' -o -name '*.png' | tar czf "$OUT/runs_logs.tgz" -T -
+  [ "$(stat -c %s "$OUT/runs_logs.tgz")" -lt 15000000 ] \
+    || small -name '*.log' -o -name 'metrics.jsonl' -o -name '*.md' -o -name '*.txt' | tar czf "$OUT/runs_logs.tgz" -T -)
 nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader
