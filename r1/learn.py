@@ -200,6 +200,11 @@ def _mean(xs) -> float | None:
     return round(sum(xs) / len(xs), 3) if xs else None
 
 
+def _sum(xs) -> float | None:
+    xs = [float(x) for x in xs if x is not None]
+    return round(sum(xs), 3) if xs else None
+
+
 def _max(xs) -> float | None:
     xs = [float(x) for x in xs if x is not None]
     return max(xs) if xs else None
@@ -255,6 +260,8 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
                         "wall_s": wall,
                         "train_runtime_s": runtime,  # the trainer's own clock (the last chunk if resumed)
                         "mean_step_s": _mean(r.get("step_time") for r in train),
+                        # every chunk's optimizer steps summed: the training seconds (E3's student time)
+                        "train_steps_s": _sum(r.get("step_time") for r in train),
                         "peak_gpu_mem_gb": _max(r.get("peak_gpu_mem_gb") for r in train),
                         "peak_rss_gb": _max(r.get("peak_rss_gb") for r in train),
                         "finished": (folder / "manifest.json").exists(),

@@ -55,7 +55,7 @@ def test_report_collects_curves_clock_and_memory(tmp_path):
     g, p = recs["grpo"], recs["ppo"]
     assert (g["base_acc"], g["final_acc"], g["steps"], g["best_step"]) == (0.15, 0.45, 50, 50)
     assert g["finished"] and not p["finished"]
-    assert g["mean_step_s"] == 2.0 and g["train_runtime_s"] == 370.0
+    assert g["mean_step_s"] == 2.0 and g["train_runtime_s"] == 370.0 and g["train_steps_s"] == 6.0
     assert g["peak_gpu_mem_gb"] == 4.5 and g["peak_rss_gb"] == 2.5 and g["nonfinite_skipped"] == 1
     assert p["peak_gpu_mem_gb"] is None and p["final_acc"] == 0.10
     assert g["command"] == "python -m r1 learn run E1 --device gpu --arms grpo"
