@@ -37,20 +37,7 @@ def test_embedded_default_and_tiny_overlay_validate():
         ["configs/paper-scale.yaml"],
         ["configs/data-math.yaml"],
         ["configs/paper-scale.yaml", "configs/data-math.yaml"],
-        # E3's two arms on the GPU (configs/learn/experiments.yaml): student from the base, teacher rl_zero
-        [
-            "configs/gpu-small.yaml",
-            "configs/learn/e1.yaml",
-            "configs/learn/e3.yaml",
-            "configs/learn/gpu.yaml",
-        ],
-        [
-            "configs/gpu-small.yaml",
-            "configs/learn/e1.yaml",
-            "configs/learn/e3.yaml",
-            "configs/learn/arm-e3-rl.yaml",
-            "configs/learn/gpu.yaml",
-        ],
+        # the learning experiments' stacks: test_every_arm_of_every_experiment_validates_on_every_device
     ],
 )
 def test_shipped_configs_validate(overlays):
@@ -60,6 +47,24 @@ def test_shipped_configs_validate(overlays):
     load_config(
         REPO / "config.yaml", *[REPO / o for o in overlays], check_files=not set(overlays) & set(site)
     )
+
+
+def test_every_arm_of_every_experiment_validates_on_every_device(monkeypatch):
+    """A typo in an arm overlay (configs/learn/experiments.yaml) fails here, not after a GPU lease's setup."""
+    from r1.learn import ROOT, arm_configs, load_experiments
+
+    monkeypatch.chdir(ROOT)  # data and benchmark paths are relative to the checkout
+    experiments = load_experiments()
+    checked = 0
+    for name, exp in experiments.items():
+        for arm in exp["arms"]:
+            for device in ("cpu", "gpu"):
+                cfg = load_config(*arm_configs(exp, arm, device, []))
+                assert cfg["run_name"], (name, arm, device)
+                checked += 1
+    assert checked >= 2 * 17  # at least 17 arms (18 today: E1 12, E2 2, E3 2, E4 2) on both devices
+    kl = load_config(*arm_configs(experiments["E1"], "random_reward_kl", "gpu", []))["rl_zero"]
+    assert kl["trl"]["beta"] == 0.04 and kl["rewards"][0]["name"] == "random"
 
 
 @pytest.mark.parametrize(
