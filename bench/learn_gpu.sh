@@ -4,12 +4,20 @@
 #   bash bench/learn_gpu.sh E1 8 [--arms a,b]                         one experiment
 #   bash bench/learn_gpu.sh "E2 E3 E1:grpo_drgrpo,random_reward" 8    several side by side (EXP[:ARMS] each)
 #   bash bench/learn_gpu.sh "E4:lease@6 E2" 8                          @N: Snakemake cores per arm (default 3)
+# A call lasts N minutes + up to 1 (the arms' stop, r1/learn.py STOP_GRACE_S) + ~1 (report, archive): N <= 7.5
+# in a 10-minute call, 6.5 in the setup call (`finish` takes ~50 s).
 set -uo pipefail
 exps=$1; minutes=$2; shift 2
 OUT=${OUT:-/tmp/r1-out}; mkdir -p "$OUT"
 source bench/gpu_setup.sh env
 export R1_GRADER_WORKERS=${R1_GRADER_WORKERS:-2}
 mkdir -p /root/w/runs
+# Snakemakes of an earlier call that outlived it (a call's time limit kills this script, not them; 2026-12-03):
+# stop them first, else `learn run` skips their arms as busy (the arm lock in r1/learn.py)
+left() { pgrep -f -- "-m snakemake -s .*Snakefile --directory /root/w/runs"; }
+for pid in $(left); do kill -INT -- "-$pid" 2>/dev/null; done
+for _ in $(seq 60); do left >/dev/null || break; sleep 1; done
+for pid in $(left); do kill -KILL -- "-$pid" 2>/dev/null; done
 for e in $exps; do
   cores=3; [[ $e == *@* ]] && cores=${e##*@} && e=${e%@*}
   arms=(); [[ $e == *:* ]] && arms=(--arms "${e#*:}")

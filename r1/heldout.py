@@ -256,11 +256,15 @@ def attach(trainer, callback) -> None:
 
 
 def read_curve(metrics_jsonl: str | Path) -> list[dict]:
-    """The held-out rows of a stage's metrics file, in step order."""
-    rows = []
+    """The held-out rows of a stage's metrics file, in step order, one per step.
+
+    A run resumed from its last checkpoint appends again the evaluations of the steps it redoes (a chunk
+    stopped after evaluating step 150 but before saving it resumes from 125): the last row of a step is the
+    model whose lineage the run continued, so it replaces the earlier ones."""
+    rows: dict[int, dict] = {}
     for line in Path(metrics_jsonl).read_text().splitlines():
         if line.strip():
             r = json.loads(line)
             if any(k.startswith("heldout/") for k in r):
-                rows.append(r)
-    return sorted(rows, key=lambda r: r["step"])
+                rows[r["step"]] = r
+    return [rows[s] for s in sorted(rows)]

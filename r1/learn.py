@@ -10,14 +10,18 @@ budget and differ only in what the experiment compares (rewards, the cold start,
     python -m r1 learn report --runs runs --out docs/results
 
 `run` starts every arm at once (on one GPU they share it; with --max-parallel they queue), stops them after
-`--minutes` (SIGINT: Snakemake stops its jobs; checkpoints are kept), and a later `run` resumes each arm from
-its last checkpoint — runs proceed in resumable chunks. `report` reads every arm's held-out curve and final
-evaluation into docs/results/learning.json and the curve plots.
+`--minutes` (SIGINT: Snakemake stops its jobs; checkpoints are kept; what still runs after STOP_GRACE_S is
+killed), and a later `run` resumes each arm from its last checkpoint — runs proceed in resumable chunks. An
+arm is written by one run at a time: `runs/<experiment>/<arm>/.learn.lock` is held (flock) by the run and
+its Snakemake, so a second `run` skips an arm whose earlier Snakemake is still alive instead of racing it.
+`report` reads every arm's held-out curve and final evaluation into docs/results/learning.json and the curve
+plots.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
@@ -33,6 +37,10 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ROOT / "configs" / "learn" / "experiments.yaml"
+# Seconds every arm gets, together, to stop after SIGINT at the time limit before the rest is killed. One
+# budget for all arms (it was 60 s per arm, waited in turn: slow arms outlived the 10-minute call that ran
+# them on 2026-12-03, and their Snakemakes raced the next call's on the same checkpoints; docs/results.md).
+STOP_GRACE_S = 60
 
 
 def load_experiments(path: Path = EXPERIMENTS) -> dict:
@@ -89,6 +97,34 @@ def arm_target(exp: dict, arm: str) -> str:
     return (exp.get("targets") or {}).get(arm) or exp["target"]
 
 
+def lock_arm(wd: Path) -> int | None:
+    """An exclusive flock on `wd/.learn.lock`, or None when another process (an earlier run's Snakemake
+    that outlived it) holds it. The fd is passed to the arm's Snakemake: the lock lasts while either lives."""
+    fd = os.open(wd / ".learn.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def stop_all(procs: dict[str, subprocess.Popen], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGINT every arm's Snakemake (it stops its jobs; checkpoints stay), then SIGKILL, after one shared
+    grace period, the process groups still alive."""
+    for p in procs.values():
+        os.killpg(p.pid, signal.SIGINT)
+    end = time.time() + grace_s
+    while time.time() < end and any(p.poll() is None for p in procs.values()):
+        time.sleep(0.5)
+    for p in procs.values():
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
 def run(args) -> int:
     exps = load_experiments()
     if args.experiment not in exps:
@@ -109,6 +145,11 @@ def run(args) -> int:
             arm = pending.pop(0)
             wd = base / arm
             wd.mkdir(parents=True, exist_ok=True)
+            lock = lock_arm(wd)
+            if lock is None:
+                status[arm] = "busy: another run's Snakemake still writes it (not started)"
+                print(f"[learn] {args.experiment}/{arm}: {status[arm]}; see {wd / '.learn.lock'}", flush=True)
+                continue
             argv = snakemake_argv(exp, arm, args.device, wd.resolve(), args.cores, args.config or [])
             (wd / "command.txt").write_text(" ".join(argv) + "\n")
             (wd / "commit.txt").write_text(_git_commit() + "\n")  # the code this arm runs (learn report)
@@ -116,8 +157,14 @@ def run(args) -> int:
             logf.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
             logf.flush()
             procs[arm] = subprocess.Popen(
-                argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+                argv,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+                pass_fds=(lock,),
             )
+            os.close(lock)  # the child's copy holds the lock from here on
             print(f"[learn] {args.experiment}/{arm}: started (log {wd / 'learn.log'})", flush=True)
         for arm, p in list(procs.items()):
             if p.poll() is not None:
@@ -128,14 +175,8 @@ def run(args) -> int:
                 )
                 del procs[arm]
         if deadline and time.time() > deadline:
-            for p in procs.values():
-                os.killpg(p.pid, signal.SIGINT)  # Snakemake stops its jobs; checkpoints stay
-            for arm, p in procs.items():
-                try:
-                    p.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+            stop_all(procs)
+            for arm in procs:
                 status[arm] = "stopped at the time limit (resumes on the next run)"
                 print(f"[learn] {args.experiment}/{arm}: {status[arm]}", flush=True)
             procs.clear()

@@ -1,11 +1,15 @@
-"""`python -m r1 learn report`: held-out curves, training clock and memory of each arm into learning.json."""
+"""`python -m r1 learn`: each arm's held-out curve, clock and memory in learning.json; one writer an arm."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from r1.learn import main
+from r1.learn import lock_arm, main, stop_all
 
 
 def write_arm(
@@ -113,3 +117,57 @@ def test_report_compares_every_arm_with_the_controls_at_equal_steps(tmp_path):
     assert v["control"] == "random_reward" and round(v["diff"], 3) == 0.265
     assert 0.18 < v["ci95"][0] < v["diff"] < v["ci95"][1] < 0.35
     assert recs["random_reward"]["vs_controls"] == []  # never compared with itself
+
+
+def test_a_resumed_run_reports_the_last_evaluation_of_a_redone_step(tmp_path):
+    # the first chunk evaluated steps 25 and 50, stopped before saving 50, resumed from 25 and redid 50
+    runs = tmp_path / "runs"
+    write_arm(
+        runs / "E1" / "grpo", [(0, 0.15), (25, 0.3), (50, 0.2), (0, 0.15), (50, 0.4)], [{}], finished=True
+    )
+    out = tmp_path / "out"
+    assert (
+        main(["report", "--runs", str(runs), "--out", str(out), "--device", "H200", "--commit", "abc"]) == 0
+    )
+    (rec,) = json.loads((out / "learning.json").read_text())["experiments"]
+    assert [(p["step"], p["pass@1"]) for p in rec["curve"]] == [(0, 0.15), (25, 0.3), (50, 0.4)]
+    assert rec["final_acc"] == 0.4 and rec["best_step"] == 50
+
+
+def test_a_run_skips_an_arm_that_an_earlier_runs_snakemake_still_writes(tmp_path):
+    # 2026-12-03: a call's time limit killed `learn run` but not its Snakemakes, and the next call's run raced
+    # them on the same checkpoints. The earlier Snakemake holds the arm's lock: the new run must not start it.
+
+    wd = tmp_path / "runs" / "E1" / "grpo"
+    wd.mkdir(parents=True)
+    fd = lock_arm(wd)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], pass_fds=(fd,))
+    os.close(fd)  # only the child (the "orphan") holds it now
+    try:
+        rc = main(["run", "E1", "--arms", "grpo", "--device", "cpu", "--runs", str(tmp_path / "runs")])
+        assert rc == 3
+        status = json.loads((tmp_path / "runs" / "E1" / "status.json").read_text())
+        assert status["grpo"].startswith("busy")
+        assert not (wd / "command.txt").exists()  # no Snakemake was started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock_arm(wd) is not None  # the holder's death frees the arm
+
+
+def test_stop_all_kills_what_ignores_sigint_after_one_shared_grace():
+    ignore = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print(1, flush=True); " + (
+        "time.sleep(60)"
+    )
+    procs = {
+        f"arm{i}": subprocess.Popen(
+            [sys.executable, "-c", ignore], start_new_session=True, stdout=subprocess.PIPE, text=True
+        )
+        for i in range(3)
+    }
+    for p in procs.values():
+        p.stdout.readline()  # SIGINT is ignored from here on
+    t0 = time.time()
+    stop_all(procs, grace_s=2)
+    assert all(p.poll() is not None for p in procs.values())
+    assert time.time() - t0 < 5  # one 2 s grace for the three, not 2 s each in turn
