@@ -63,7 +63,10 @@ def load_experiments(path: Path = EXPERIMENTS) -> dict:
 def arm_configs(exp: dict, arm: str, device: str, extra: list[str]) -> list[str]:
     dev = exp.get("device_configs", {}).get(device, [])
     late = exp.get("device_overlays", {}).get(device, [])
-    files = ["config.yaml", *dev, *exp["configs"], *(exp["arms"][arm] or []), *late, *extra]
+    # the arm's overlays after the device's sizes: what an arm varies must win on every device (before
+    # 2026-12-03 configs/learn/cpu.yaml's beta 0.0, learning rate and temperature silently undid the KL and
+    # grid arms on CPU; test_config.py::test_every_arm_of_every_experiment_validates_on_every_device)
+    files = ["config.yaml", *dev, *exp["configs"], *late, *(exp["arms"][arm] or []), *extra]
     return [str(ROOT / f) if not os.path.isabs(f) else f for f in files]
 
 
@@ -111,9 +114,18 @@ def lock_arm(wd: Path) -> int | None:
     return fd
 
 
-def stop_all(procs: dict[str, subprocess.Popen], grace_s: float = STOP_GRACE_S) -> None:
+class _Stop(Exception):
+    """SIGINT or SIGTERM reached `learn run`."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signal.Signals(signum).name)
+
+
+def stop_all(procs: dict[str, subprocess.Popen], grace_s: float | None = None) -> None:
     """SIGINT every arm's Snakemake (it stops its jobs; checkpoints stay), then SIGKILL, after one shared
     grace period, the process groups still alive."""
+    grace_s = STOP_GRACE_S if grace_s is None else grace_s
     for p in procs.values():
         os.killpg(p.pid, signal.SIGINT)
     end = time.time() + grace_s
@@ -140,50 +152,70 @@ def run(args) -> int:
     t0 = time.time()
     deadline = t0 + args.minutes * 60 if args.minutes else None
     status: dict[str, str] = {}
-    while pending or procs:
-        while pending and len(procs) < (args.max_parallel or len(arms)):
-            arm = pending.pop(0)
-            wd = base / arm
-            wd.mkdir(parents=True, exist_ok=True)
-            lock = lock_arm(wd)
-            if lock is None:
-                status[arm] = "busy: another run's Snakemake still writes it (not started)"
-                print(f"[learn] {args.experiment}/{arm}: {status[arm]}; see {wd / '.learn.lock'}", flush=True)
-                continue
-            argv = snakemake_argv(exp, arm, args.device, wd.resolve(), args.cores, args.config or [])
-            (wd / "command.txt").write_text(" ".join(argv) + "\n")
-            (wd / "commit.txt").write_text(_git_commit() + "\n")  # the code this arm runs (learn report)
-            logf = open(wd / "learn.log", "a")
-            logf.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
-            logf.flush()
-            procs[arm] = subprocess.Popen(
-                argv,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                start_new_session=True,
-                pass_fds=(lock,),
-            )
-            os.close(lock)  # the child's copy holds the lock from here on
-            print(f"[learn] {args.experiment}/{arm}: started (log {wd / 'learn.log'})", flush=True)
-        for arm, p in list(procs.items()):
-            if p.poll() is not None:
-                status[arm] = "done" if p.returncode == 0 else f"failed (rc {p.returncode})"
-                print(
-                    f"[learn] {args.experiment}/{arm}: {status[arm]} after {time.time() - t0:.0f} s",
-                    flush=True,
+    stopped = ""
+    # SIGINT/SIGTERM (Ctrl-C, `timeout`, a scheduler's time limit) stop the arms as the time limit does:
+    # their Snakemakes run in sessions of their own and would outlive this process. The handler also matters
+    # for the children: started in the background by a non-interactive shell (bench/learn_gpu.sh), this
+    # process inherits SIGINT ignored, and an exec'd child keeps an ignored signal but resets a handled one to
+    # the default — without it the arms' Snakemakes ignored the time limit's SIGINT and were killed after the
+    # grace, mid-step (measured 2026-12-03: `signal.getsignal(SIGINT)` is SIG_IGN in such a grandchild).
+    old = {s_: signal.signal(s_, _raise_stop) for s_ in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while pending or procs:
+            while pending and len(procs) < (args.max_parallel or len(arms)):
+                arm = pending.pop(0)
+                wd = base / arm
+                wd.mkdir(parents=True, exist_ok=True)
+                lock = lock_arm(wd)
+                if lock is None:
+                    status[arm] = "busy: another run's Snakemake still writes it (not started)"
+                    print(
+                        f"[learn] {args.experiment}/{arm}: {status[arm]}; see {wd / '.learn.lock'}",
+                        flush=True,
+                    )
+                    continue
+                argv = snakemake_argv(exp, arm, args.device, wd.resolve(), args.cores, args.config or [])
+                (wd / "command.txt").write_text(" ".join(argv) + "\n")
+                (wd / "commit.txt").write_text(_git_commit() + "\n")  # the code this arm runs (learn report)
+                logf = open(wd / "learn.log", "a")
+                logf.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
+                logf.flush()
+                procs[arm] = subprocess.Popen(
+                    argv,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                    start_new_session=True,
+                    pass_fds=(lock,),
                 )
-                del procs[arm]
-        if deadline and time.time() > deadline:
-            stop_all(procs)
-            for arm in procs:
-                status[arm] = "stopped at the time limit (resumes on the next run)"
-                print(f"[learn] {args.experiment}/{arm}: {status[arm]}", flush=True)
-            procs.clear()
-            for arm in pending:
-                status[arm] = "not started (time limit)"
-            pending.clear()
-        time.sleep(2)
+                os.close(lock)  # the child's copy holds the lock from here on
+                print(f"[learn] {args.experiment}/{arm}: started (log {wd / 'learn.log'})", flush=True)
+            for arm, p in list(procs.items()):
+                if p.poll() is not None:
+                    status[arm] = "done" if p.returncode == 0 else f"failed (rc {p.returncode})"
+                    print(
+                        f"[learn] {args.experiment}/{arm}: {status[arm]} after {time.time() - t0:.0f} s",
+                        flush=True,
+                    )
+                    del procs[arm]
+            if deadline and time.time() > deadline:
+                stopped = "at the time limit"
+                break
+            time.sleep(2)
+    except _Stop as e:
+        stopped = f"by {e}"
+    finally:
+        for s_ in old:
+            signal.signal(s_, signal.SIG_IGN)  # a second signal must not cut the stop short
+    if stopped:
+        stop_all(procs)
+        for arm in procs:
+            status[arm] = f"stopped {stopped} (resumes on the next run)"
+            print(f"[learn] {args.experiment}/{arm}: {status[arm]}", flush=True)
+        for arm in pending:
+            status[arm] = f"not started (stopped {stopped})"
+    for s_, h in old.items():
+        signal.signal(s_, h)
     (base / "status.json").write_text(json.dumps(status, indent=1) + "\n")
     return 0 if all(s == "done" for s in status.values()) else 3
 

@@ -49,6 +49,20 @@ def test_shipped_configs_validate(overlays):
     )
 
 
+def assert_contains(merged, overlay, where: str, key: str = "") -> None:
+    """Every value `overlay` sets is in `merged` (lists of dicts: item by item, defaults may be added)."""
+    if isinstance(overlay, dict):
+        for k, v in overlay.items():
+            assert isinstance(merged, dict) and k in merged, f"{where}: {key}{k} missing"
+            assert_contains(merged[k], v, where, f"{key}{k}.")
+    elif isinstance(overlay, list) and all(isinstance(x, dict) for x in overlay):
+        assert isinstance(merged, list) and len(merged) == len(overlay), f"{where}: {key} differs"
+        for i, (m, o) in enumerate(zip(merged, overlay, strict=True)):
+            assert_contains(m, o, where, f"{key}{i}.")
+    else:
+        assert merged == overlay, f"{where}: {key.rstrip('.')} is {merged!r}, the arm sets {overlay!r}"
+
+
 def test_every_arm_of_every_experiment_validates_on_every_device(monkeypatch):
     """A typo in an arm overlay (configs/learn/experiments.yaml) fails here, not after a GPU lease's setup."""
     from r1.learn import ROOT, arm_configs, load_experiments
@@ -61,6 +75,10 @@ def test_every_arm_of_every_experiment_validates_on_every_device(monkeypatch):
             for device in ("cpu", "gpu"):
                 cfg = load_config(*arm_configs(exp, arm, device, []))
                 assert cfg["run_name"], (name, arm, device)
+                for f in exp["arms"][arm] or []:  # what the arm varies survives the device's overlays
+                    assert_contains(
+                        cfg, yaml.safe_load((ROOT / f).read_text()), f"{name}/{arm} on {device}: {f}"
+                    )
                 checked += 1
     assert checked >= 2 * 17  # at least 17 arms (18 today: E1 12, E2 2, E3 2, E4 2) on both devices
     kl = load_config(*arm_configs(experiments["E1"], "random_reward_kl", "gpu", []))["rl_zero"]

@@ -171,3 +171,66 @@ def test_stop_all_kills_what_ignores_sigint_after_one_shared_grace():
     stop_all(procs, grace_s=2)
     assert all(p.poll() is not None for p in procs.values())
     assert time.time() - t0 < 5  # one 2 s grace for the three, not 2 s each in turn
+
+
+ARM = """import pathlib, sys, time
+try:
+    time.sleep(60)
+except KeyboardInterrupt:  # what Snakemake does on SIGINT: stop its jobs, keep the checkpoints
+    pathlib.Path(sys.argv[1]).write_text("SIGINT")
+"""
+
+
+def fake_arms(monkeypatch):
+    import r1.learn
+
+    monkeypatch.setattr(
+        r1.learn,
+        "snakemake_argv",
+        lambda exp, arm, dev, wd, cores, extra: [sys.executable, "-c", ARM, str(wd / "got")],
+    )
+
+
+def test_the_time_limit_interrupts_arms_even_when_run_was_started_with_sigint_ignored(tmp_path, monkeypatch):
+    # a background job of a non-interactive shell (bench/learn_gpu.sh) starts with SIGINT ignored, and so did
+    # every Snakemake it started: they never saw the stop and were killed mid-step after the grace
+    import signal
+
+    fake_arms(monkeypatch)
+    monkeypatch.setattr("r1.learn.STOP_GRACE_S", 20)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        t0 = time.time()
+        argv = [
+            "run",
+            "E1",
+            "--arms",
+            "grpo,ppo",
+            "--device",
+            "cpu",
+            "--runs",
+            str(tmp_path),
+            "--minutes",
+            "0.05",
+        ]
+        assert main(argv) == 3
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert time.time() - t0 < 15  # the arms stopped on SIGINT, not by SIGKILL after the 20 s grace
+    for arm in ("grpo", "ppo"):
+        assert (tmp_path / "E1" / arm / "got").read_text() == "SIGINT"
+    status = json.loads((tmp_path / "E1" / "status.json").read_text())
+    assert status == {a: "stopped at the time limit (resumes on the next run)" for a in ("grpo", "ppo")}
+
+
+def test_sigterm_to_run_stops_its_arms_instead_of_orphaning_them(tmp_path, monkeypatch):
+    import signal
+    import threading
+
+    fake_arms(monkeypatch)
+    threading.Timer(3, os.kill, (os.getpid(), signal.SIGTERM)).start()  # `timeout`'s signal, 3 s in
+    assert main(["run", "E1", "--arms", "grpo", "--device", "cpu", "--runs", str(tmp_path)]) == 3
+    assert (tmp_path / "E1" / "grpo" / "got").read_text() == "SIGINT"
+    status = json.loads((tmp_path / "E1" / "status.json").read_text())
+    assert status == {"grpo": "stopped by SIGTERM (resumes on the next run)"}
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # run restored the handlers it replaced
