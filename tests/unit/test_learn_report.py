@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import r1.learn
 from r1.learn import lock_arm, main, stop_all
 
 
@@ -137,7 +140,6 @@ def test_a_resumed_run_reports_the_last_evaluation_of_a_redone_step(tmp_path):
 def test_a_run_skips_an_arm_that_an_earlier_runs_snakemake_still_writes(tmp_path):
     # 2026-12-03: a call's time limit killed `learn run` but not its Snakemakes, and the next call's run raced
     # them on the same checkpoints. The earlier Snakemake holds the arm's lock: the new run must not start it.
-
     wd = tmp_path / "runs" / "E1" / "grpo"
     wd.mkdir(parents=True)
     fd = lock_arm(wd)
@@ -182,8 +184,6 @@ except KeyboardInterrupt:  # what Snakemake does on SIGINT: stop its jobs, keep 
 
 
 def fake_arms(monkeypatch):
-    import r1.learn
-
     monkeypatch.setattr(
         r1.learn,
         "snakemake_argv",
@@ -194,8 +194,6 @@ def fake_arms(monkeypatch):
 def test_the_time_limit_interrupts_arms_even_when_run_was_started_with_sigint_ignored(tmp_path, monkeypatch):
     # a background job of a non-interactive shell (bench/learn_gpu.sh) starts with SIGINT ignored, and so did
     # every Snakemake it started: they never saw the stop and were killed mid-step after the grace
-    import signal
-
     fake_arms(monkeypatch)
     monkeypatch.setattr("r1.learn.STOP_GRACE_S", 20)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -224,9 +222,6 @@ def test_the_time_limit_interrupts_arms_even_when_run_was_started_with_sigint_ig
 
 
 def test_sigterm_to_run_stops_its_arms_instead_of_orphaning_them(tmp_path, monkeypatch):
-    import signal
-    import threading
-
     fake_arms(monkeypatch)
     threading.Timer(3, os.kill, (os.getpid(), signal.SIGTERM)).start()  # `timeout`'s signal, 3 s in
     assert main(["run", "E1", "--arms", "grpo", "--device", "cpu", "--runs", str(tmp_path)]) == 3
