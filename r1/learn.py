@@ -41,6 +41,9 @@ EXPERIMENTS = ROOT / "configs" / "learn" / "experiments.yaml"
 # budget for all arms (it was 60 s per arm, waited in turn: slow arms outlived the 10-minute call that ran
 # them on 2026-12-03, and their Snakemakes raced the next call's on the same checkpoints; docs/results.md).
 STOP_GRACE_S = 60
+# Snakemake's `gpu` resource per arm on --device gpu: GPU jobs of one arm at once, sharing the GPU (a 135M
+# model leaves most of an H200 idle; E4's generation and eval jobs overlap its training chain with 4)
+GPU_SLOTS = 2
 
 
 def load_experiments(path: Path = EXPERIMENTS) -> dict:
@@ -71,7 +74,7 @@ def arm_configs(exp: dict, arm: str, device: str, extra: list[str]) -> list[str]
 
 
 def snakemake_argv(
-    exp: dict, arm: str, device: str, workdir: Path, cores: int, extra: list[str]
+    exp: dict, arm: str, device: str, workdir: Path, cores: int, extra: list[str], gpu_slots: int = GPU_SLOTS
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -91,7 +94,7 @@ def snakemake_argv(
         "--nolock",
     ]
     if device == "gpu":
-        argv[argv.index("--cores") : argv.index("--cores")] = ["--resources", "gpu=2"]
+        argv[argv.index("--cores") : argv.index("--cores")] = ["--resources", f"gpu={gpu_slots}"]
     return argv + arm_target(exp, arm).split()
 
 
@@ -174,7 +177,9 @@ def run(args) -> int:
                         flush=True,
                     )
                     continue
-                argv = snakemake_argv(exp, arm, args.device, wd.resolve(), args.cores, args.config or [])
+                argv = snakemake_argv(
+                    exp, arm, args.device, wd.resolve(), args.cores, args.config or [], args.gpu_slots
+                )
                 (wd / "command.txt").write_text(" ".join(argv) + "\n")
                 (wd / "commit.txt").write_text(_git_commit() + "\n")  # the code this arm runs (learn report)
                 logf = open(wd / "learn.log", "a")
@@ -482,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--minutes", type=float, default=0, help="stop (resumably) after this many minutes")
     r.add_argument("--runs", default="runs")
     r.add_argument("--cores", type=int, default=2, help="Snakemake --cores per arm")
+    r.add_argument(
+        "--gpu-slots",
+        type=int,
+        default=GPU_SLOTS,
+        help="GPU jobs at once per arm with --device gpu (Snakemake's gpu resource; they share the GPU)",
+    )
     r.add_argument("--max-parallel", type=int, default=0, help="arms at once (default: all)")
     r.add_argument("--config", nargs="*", help="extra config overlays for every arm (e.g. a base_model path)")
     p = sub.add_parser("report", help="collect held-out curves into learning.json + plots")

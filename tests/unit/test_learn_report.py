@@ -187,7 +187,7 @@ def fake_arms(monkeypatch):
     monkeypatch.setattr(
         r1.learn,
         "snakemake_argv",
-        lambda exp, arm, dev, wd, cores, extra: [sys.executable, "-c", ARM, str(wd / "got")],
+        lambda exp, arm, dev, wd, cores, extra, gpu_slots: [sys.executable, "-c", ARM, str(wd / "got")],
     )
 
 
@@ -229,3 +229,10 @@ def test_sigterm_to_run_stops_its_arms_instead_of_orphaning_them(tmp_path, monke
     status = json.loads((tmp_path / "E1" / "status.json").read_text())
     assert status == {"grpo": "stopped by SIGTERM (resumes on the next run)"}
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # run restored the handlers it replaced
+
+
+def test_gpu_slots_set_the_gpu_resource_of_an_arms_snakemake(tmp_path):
+    exp = r1.learn.load_experiments()["E4"]
+    argv = r1.learn.snakemake_argv(exp, "lease", "gpu", tmp_path, 16, [], gpu_slots=4)
+    assert argv[argv.index("--resources") + 1] == "gpu=4"
+    assert "--resources" not in r1.learn.snakemake_argv(exp, "lease", "cpu", tmp_path, 2, [])
