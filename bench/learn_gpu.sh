@@ -11,8 +11,9 @@
 # call; this call and every later one (same R1_DETACH set; they start nothing while the experiments run) watch
 # them for N minutes or until they end, then return the report and logs. The lent machine keeps processes
 # between calls while warm (30 s), so a lease's calls lose no work at their boundaries. Without it each call
-# stops its arms at N minutes and the next resumes them from checkpoints; a job without checkpoints starts
-# over: on 2026-12-04 E4's `sft_data_generate` restarted in each of four calls and never finished.
+# stops its arms at N minutes and the next resumes them from checkpoints (training) or finished chunks
+# (sampling, r1/generation_resume.py); on 2026-12-04, before the chunks, E4's `sft_data_generate` restarted in
+# each of four calls and never finished.
 # A call lasts N minutes + up to 1 (the arms' stop, r1/learn.py STOP_GRACE_S) + ~1 (report, archive): N <= 7.5
 # in a 10-minute call, 6.5 in the setup call (`finish` takes ~50 s).
 set -uo pipefail

@@ -109,8 +109,10 @@ class TransformersGenerator:
         )
 
     def generate(
-        self, prompts: list[str], params: SamplingParams, desc: str = "generate"
+        self, prompts: list[str], params: SamplingParams, desc: str = "generate", offset: int = 0
     ) -> list[list[Sample]]:
+        """Per prompt, `params.n` samples. `offset`: the index of prompts[0] in a longer call that was split
+        (r1.generation_resume); the seeds follow global positions, so the split changes nothing."""
         from r1.progress import progress
 
         torch = self._torch
@@ -127,7 +129,7 @@ class TransformersGenerator:
             if self.decoder is not None:  # pad the last batch to the full size: one compiled shape per run
                 texts += texts[-1:] * (self.batch_size - len(texts))
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-            torch.manual_seed(params.seed * 1_000_003 + start)
+            torch.manual_seed(params.seed * 1_000_003 + offset * params.n + start)
             new = None
             if self.decoder is not None:
                 new = self.decoder.generate(
@@ -248,7 +250,7 @@ class VLLMGenerator:
         )
 
     def generate(
-        self, prompts: list[str], params: SamplingParams, desc: str = "generate"
+        self, prompts: list[str], params: SamplingParams, desc: str = "generate", offset: int = 0
     ) -> list[list[Sample]]:
         from vllm.inputs import TokensPrompt
 
@@ -256,7 +258,7 @@ class VLLMGenerator:
             return []
         ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
         requests = [TokensPrompt(prompt_token_ids=list(x)) for x in ids]
-        sps = [self._request_params(params, i) for i in range(len(prompts))]
+        sps = [self._request_params(params, offset + i) for i in range(len(prompts))]
         log.info("%s: vLLM, %d prompts x %d samples", desc, len(prompts), params.n)
         outs = self.llm.generate(requests, sps, use_tqdm=os.environ.get("R1_NO_PROGRESS") != "1")
         results = []
@@ -275,10 +277,18 @@ class VLLMGenerator:
         return results
 
 
-def load_generator(model_dir: str, backend: str = "transformers", **options):
-    """Build a generator for `model_dir`. Options are backend-specific (see the classes)."""
+def load_generator(model_dir: str, backend: str = "transformers", *, resumable: bool = False, **options):
+    """Build a generator for `model_dir`. Options are backend-specific (see the classes). `resumable`: a
+    sampling stage's generator, whose finished chunks a killed job reuses (r1.generation_resume; not the
+    judge's, whose prompts change at every RL step)."""
+    from r1.generation_resume import resumable as wrap
+
     if backend == "transformers":
-        return TransformersGenerator(model_dir, **options)
-    if backend == "vllm":
-        return VLLMGenerator(model_dir, **options)
-    raise ValueError(f"generation.backend: unknown backend {backend!r}; expected 'transformers' or 'vllm'")
+        gen = TransformersGenerator(model_dir, **options)
+    elif backend == "vllm":
+        gen = VLLMGenerator(model_dir, **options)
+    else:
+        raise ValueError(
+            f"generation.backend: unknown backend {backend!r}; expected 'transformers' or 'vllm'"
+        )
+    return wrap(gen, model_dir) if resumable else gen

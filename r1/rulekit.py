@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,8 @@ from pathlib import Path
 from r1.manifest import build_manifest, write_manifest
 
 log = logging.getLogger("r1")
+# The directory in which a job's sampling keeps its finished chunks (r1.generation_resume), set per job
+RESUME_ENV = "R1_RESUME_DIR"
 
 
 @dataclass
@@ -169,10 +172,20 @@ def _launch_argv(spec: JobSpec, spec_path: str) -> list[str] | None:
     return launch.job_launch_argv(spec.resources, ["r1", "job", spec_path], spec.params.get("deepspeed"))
 
 
+def resume_dir(spec: JobSpec) -> Path:
+    """Where the job's sampling saves finished chunks (r1.generation_resume): `.resume/<rule>/<wildcards>`
+    in the workflow's directory, outside every declared output, so Snakemake's cleanup of a failed job keeps
+    it."""
+    tag = "__".join(f"{k}={v}" for k, v in sorted(spec.wildcards.items())) or "_"
+    safe = "".join(c if c.isalnum() or c in "=._-" else "_" for c in tag)
+    return Path(".resume", spec.rule, safe).resolve()
+
+
 def run_rule(smk, target: str) -> None:
     """Entry point for rule scripts: run the job (maybe multi-process) and write its manifest."""
     spec = JobSpec.from_snakemake(smk, target)
     started = dt.datetime.now(dt.UTC).isoformat()
+    resume = os.environ[RESUME_ENV] = str(resume_dir(spec))  # inherited by a launcher's processes
     with redirect_to_log(spec.log):
         setup_logging()
         # Beside the log (shared filesystem), not /tmp: the other nodes of a multi-node job read it too.
@@ -190,6 +203,7 @@ def run_rule(smk, target: str) -> None:
                 run_job(spec)
         finally:
             os.unlink(spec_path)
+        shutil.rmtree(resume, ignore_errors=True)  # the job succeeded: its chunks live in its outputs now
         if "manifest" in spec.output:
             code = spec.inputs("code")
             manifest = build_manifest(

@@ -69,7 +69,9 @@ def sample_and_grade(
 ) -> pd.DataFrame:
     from r1.grading import grade_batch
 
-    gen = load_generator(model_dir, generation["backend"], **generator_options(generation, n_gpus))
+    gen = load_generator(
+        model_dir, generation["backend"], resumable=True, **generator_options(generation, n_gpus)
+    )
     # a row may carry its own instruction ("": the problem alone, e.g. a prompt without a reference)
     instructions = [
         i if isinstance(i, str) else MATH_INSTRUCTION

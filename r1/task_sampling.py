@@ -38,7 +38,10 @@ def sample_prompts(
     from r1.sampling import generator_options
 
     gen = load_generator(
-        model_dir, generation.get("backend", "transformers"), **generator_options(generation, n_gpus)
+        model_dir,
+        generation.get("backend", "transformers"),
+        resumable=True,
+        **generator_options(generation, n_gpus),
     )
     rows, rendered = [], []
     for name, df in sets.items():

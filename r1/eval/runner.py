@@ -126,7 +126,7 @@ def evaluate(
     backend = options.pop("backend", "transformers")
     t0 = time.time()
     if generator is None:
-        generator = load_generator(model_dir, backend=backend, **options)
+        generator = load_generator(model_dir, backend=backend, resumable=True, **options)
     backend = getattr(generator, "backend", backend)
     tokenizer = generator.tokenizer
 

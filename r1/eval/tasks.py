@@ -177,7 +177,9 @@ def evaluate_task(
     t0 = time.time()
     if generator is None:
         options = dict(generator_options or {})
-        generator = load_generator(model_dir, options.pop("backend", "transformers"), **options)
+        generator = load_generator(
+            model_dir, options.pop("backend", "transformers"), resumable=True, **options
+        )
     tasks, prompts = task_prompts(bench, generator.tokenizer, protocol)
     outputs = generator.generate(prompts, sampling_params(protocol), desc=f"eval {model_name}/{bench.name}")
     k = protocol.k

@@ -98,7 +98,10 @@ def eval_tasks(job: JobSpec) -> None:
     )
     benches = [TaskBenchmark(**b) for b in job.params["task_benchmarks"]]
     generator = load_generator(
-        job.inp("model"), gen.get("backend", "transformers"), **generator_options(gen, job.gpus)
+        job.inp("model"),
+        gen.get("backend", "transformers"),
+        resumable=True,
+        **generator_options(gen, job.gpus),
     )
     sandbox = judge = None
     if any(b.kind == "code" for b in benches):

@@ -40,6 +40,12 @@ def test_every_declared_artifact_exists_and_is_well_formed(pipeline_run):
             assert (path / "config.json").exists() and (path / "model.safetensors").exists(), path
 
 
+def test_finished_jobs_leave_no_resume_chunks(pipeline_run):
+    # sampling jobs save finished chunks under .resume/<rule>/ (r1.generation_resume); a job that succeeded
+    # removes its own, so a finished run keeps none
+    assert not list((pipeline_run / ".resume").rglob("*.json"))
+
+
 def test_every_job_wrote_a_manifest_with_provenance(pipeline_run):
     manifests = sorted((pipeline_run / "results").rglob("manifest.json"))
     assert len(manifests) >= 25
