@@ -46,6 +46,38 @@ def rl_prompt_dataset(
     return Dataset.from_dict({"prompt": prompts, **columns})
 
 
+# Logged steps in a row in which no group's rewards varied before an RL stage warns: GRPO's advantages are
+# then all 0 and so is its gradient (E4 on the H200, 2026-12-04: gpu-small's rl_zero ran 100 such steps).
+NO_SIGNAL_STEPS = 20
+
+
+def no_signal_watch(stage: str, window: int = NO_SIGNAL_STEPS):
+    """A TrainerCallback that counts the logged steps in a row with `frac_reward_zero_std` = 1 (every group's
+    samples got the same reward) as `no_signal_steps` in the metrics, and warns in the log when the count
+    reaches `window` and every `window` steps after: the run is spending compute without a gradient."""
+    from transformers import TrainerCallback
+
+    class NoSignalWatch(TrainerCallback):
+        run = 0
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or "frac_reward_zero_std" not in logs:
+                return
+            self.run = self.run + 1 if logs["frac_reward_zero_std"] >= 1.0 else 0
+            logs["no_signal_steps"] = self.run
+            if self.run and self.run % window == 0:
+                log.warning(
+                    "%s: %d logged steps in a row without reward variance in any group (mean reward %s): "
+                    "the advantages and the policy gradient are 0. Rewards, prompt style or task difficulty "
+                    "do not fit this model (docs/results.md, E1 and E4).",
+                    stage,
+                    self.run,
+                    logs.get("reward"),
+                )
+
+    return NoSignalWatch()
+
+
 def rl_trainer(
     *,
     model_dir: str,
@@ -154,7 +186,7 @@ def train_rl(
             grading=grading,
             work_dir=work,
             seed=seed,
-            callbacks=callbacks,
+            callbacks=[no_signal_watch(stage), *callbacks],  # first: the metrics line sees its count
             reward_context=reward_context,
         )
         prompt_style = stage_cfg["prompt_style"]

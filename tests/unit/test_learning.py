@@ -177,3 +177,22 @@ def test_nonfinite_gradient_step_is_skipped():
     guard.on_pre_optimizer_step(None, TrainerState(), TrainerControl(), model=model)
     opt.step()
     assert not torch.equal(before[0], model.weight)
+
+
+def test_rl_stage_warns_when_no_group_has_reward_variance(caplog):
+    from transformers import TrainerControl, TrainerState
+
+    from r1.grpo import no_signal_watch
+
+    watch = no_signal_watch("rl_zero", window=3)
+    seen = []
+    for frac in [1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0]:
+        logs = {"loss": 0.0, "reward": 0.0, "frac_reward_zero_std": frac}
+        watch.on_log(None, TrainerState(), TrainerControl(), logs=logs)
+        seen.append(logs["no_signal_steps"])
+    assert seen == [1, 2, 0, 1, 2, 3, 4]  # a step with signal resets the count
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "rl_zero" in r.getMessage()]
+    assert len(warnings) == 1 and "3 logged steps in a row" in warnings[0].getMessage()
+    logs = {"loss": 0.1}  # a trainer that does not log the fraction (PPO's critic steps): left alone
+    watch.on_log(None, TrainerState(), TrainerControl(), logs=logs)
+    assert "no_signal_steps" not in logs
