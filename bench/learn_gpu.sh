@@ -60,7 +60,7 @@ tail -n 40 "$OUT/report.log"
 # logs, metrics, tables and small records (a returned file is at most 16 MiB: the 2026-12-03 tar of everything was
 # larger and did not come back); only logs and metrics when that is still too large
 small() { find . -path '*/checkpoint-*' -prune -o -path '*/.snakemake' -prune -o -type f -size -2M \( "$@" \) -print; }
-(cd /root/w/runs && small -name '*.log' -o -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.txt' \
+(cd /root/w/runs && small -name '*.log' -o -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.txt' -o -name '*.csv' \
   -o -name '*.tsv' -o -name '*.png' | tar czf "$OUT/runs_logs.tgz" -T -
   [ "$(stat -c %s "$OUT/runs_logs.tgz")" -lt 15000000 ] \
     || small -name '*.log' -o -name 'metrics.jsonl' -o -name '*.md' -o -name '*.txt' | tar czf "$OUT/runs_logs.tgz" -T -)

@@ -25,6 +25,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -419,6 +420,34 @@ def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
     return paths
 
 
+def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str) -> list[Path]:
+    """Each arm's finished eval table (results/eval/table.csv of a whole-DAG arm such as E4's, which has no
+    held-out curves) as `eval_<EXP>_<arm>_<device>.md/.csv/.json` in `out`, the JSON with its command and
+    commit: the pipeline's own outcome, in the results folder."""
+    import pandas as pd
+
+    written = []
+    for name in exps:
+        for wd in sorted(p for p in (runs / name).glob("*") if (p / "results/eval/table.csv").exists()):
+            src, stem = wd / "results/eval", out / f"eval_{name}_{wd.name}_{device}"
+            table = pd.read_csv(src / "table.csv")
+            shutil.copyfile(src / "table.csv", f"{stem}.csv")
+            if (src / "table.md").exists():
+                shutil.copyfile(src / "table.md", f"{stem}.md")
+            command = wd / "command.txt"
+            facts = {
+                "experiment": name,
+                "arm": wd.name,
+                "device": device,
+                "commit": commit,
+                "command": command.read_text().strip() if command.exists() else None,
+                "rows": json.loads(table.to_json(orient="records")),
+            }
+            Path(f"{stem}.json").write_text(json.dumps(facts, indent=1) + "\n")
+            written.append(Path(f"{stem}.json"))
+    return written
+
+
 def report(args) -> int:
     exps = load_experiments()
     runs = Path(args.runs)
@@ -426,9 +455,12 @@ def report(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     commit = args.commit or _git_commit()
     records = collect(runs, exps, commit, args.device)
+    tables = copy_eval_tables(runs, exps, out, commit, args.device)
+    for t in tables:
+        print(f"wrote {t}")
     if not records:
         print(f"no held-out curves under {runs}", file=sys.stderr)
-        return 1
+        return 0 if tables else 1
     target = out / args.name
     old = json.loads(target.read_text())["experiments"] if target.exists() and args.merge else []
     keep = [

@@ -236,3 +236,33 @@ def test_gpu_slots_set_the_gpu_resource_of_an_arms_snakemake(tmp_path):
     argv = r1.learn.snakemake_argv(exp, "lease", "gpu", tmp_path, 16, [], gpu_slots=4)
     assert argv[argv.index("--resources") + 1] == "gpu=4"
     assert "--resources" not in r1.learn.snakemake_argv(exp, "lease", "cpu", tmp_path, 2, [])
+
+
+def test_report_copies_a_whole_dag_arms_eval_table(tmp_path):
+    # E4 has no held-out curves: its outcome is the DAG's eval table, which the report brings to docs/results
+    wd = tmp_path / "runs" / "E4" / "lease"
+    (wd / "results/eval").mkdir(parents=True)
+    (wd / "results/eval/table.csv").write_text("model,benchmark,pass@1\nbase,gsm8k,0.01\nsft,gsm8k,0.03\n")
+    (wd / "results/eval/table.md").write_text("| model | pass@1 |\n")
+    (wd / "command.txt").write_text("python -m snakemake distill_all\n")
+    out = tmp_path / "out"
+    argv = [
+        "report",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--out",
+        str(out),
+        "--device",
+        "H200",
+        "--commit",
+        "c0",
+    ]
+    assert main(argv) == 0  # no held-out curve, but a table: not a failure
+    facts = json.loads((out / "eval_E4_lease_H200.json").read_text())
+    assert facts["commit"] == "c0" and facts["command"] == "python -m snakemake distill_all"
+    assert facts["rows"][1] == {"model": "sft", "benchmark": "gsm8k", "pass@1": 0.03}
+    assert (out / "eval_E4_lease_H200.md").exists() and (out / "eval_E4_lease_H200.csv").exists()
+    assert not (out / "learning.json").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", "--runs", str(empty), "--out", str(out)]) == 1
