@@ -28,7 +28,10 @@ from r1.rulekit import RESUME_ENV
 
 log = logging.getLogger(__name__)
 
-CHUNK_SEQUENCES = 512  # sequences (prompts x samples) per saved chunk: ~a minute of an H200 at 512 tokens
+# Sequences (prompts x samples) per saved chunk, per backend: the transformers backend decodes fixed batches
+# (512 sequences: ~a minute of an H200 at 512 tokens); vLLM batches continuously and waits for a chunk's
+# longest sample before the next starts, so its chunks are larger (a few stragglers idle less of the GPU).
+CHUNK_SEQUENCES = {"transformers": 512, "vllm": 4096}
 
 
 def model_fingerprint(model_dir: str) -> list:
@@ -41,7 +44,7 @@ def model_fingerprint(model_dir: str) -> list:
     return [str(path.resolve()), *[[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]]
 
 
-def chunk_prompts(n_samples: int, batch_size: int, target: int = CHUNK_SEQUENCES) -> int:
+def chunk_prompts(n_samples: int, batch_size: int, target: int) -> int:
     """Prompts per chunk: a multiple of the smallest count whose samples fill whole batches (so chunks split
     the job list where an unchunked call's batches split it), about `target` sequences."""
     unit = math.lcm(max(1, batch_size), max(1, n_samples)) // max(1, n_samples)
@@ -73,7 +76,9 @@ class ResumableGenerator:
     def generate(self, prompts: list[str], params, desc: str = "generate"):
         from r1.generation import Sample
 
-        size = chunk_prompts(params.n, getattr(self.inner, "batch_size", 1), CHUNK_SEQUENCES)
+        backend = getattr(self.inner, "backend", "transformers")
+        target = CHUNK_SEQUENCES.get(backend, CHUNK_SEQUENCES["transformers"])
+        size = chunk_prompts(params.n, getattr(self.inner, "batch_size", 1), target)
         starts = range(0, len(prompts), size)
         results, reused = [], 0
         for c, start in enumerate(starts):

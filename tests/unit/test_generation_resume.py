@@ -46,7 +46,7 @@ def model_dir(tmp_path):
 def test_a_killed_run_resumes_from_its_chunks_and_matches_an_uninterrupted_one(
     tmp_path, model_dir, monkeypatch
 ):
-    monkeypatch.setattr(gr, "CHUNK_SEQUENCES", 8)  # 4 prompts x 2 samples: chunks of 4 prompts, 3 chunks
+    monkeypatch.setitem(gr.CHUNK_SEQUENCES, "transformers", 8)  # chunks of 4 prompts x 2 samples: 3 chunks
     whole = FakeGenerator().generate(PROMPTS, PARAMS)
     killed = FakeGenerator(fail_at_call=2)
     with pytest.raises(KeyboardInterrupt):
@@ -59,7 +59,7 @@ def test_a_killed_run_resumes_from_its_chunks_and_matches_an_uninterrupted_one(
 
 
 def test_a_retrained_model_or_other_params_never_reuse_a_chunk(tmp_path, model_dir, monkeypatch):
-    monkeypatch.setattr(gr, "CHUNK_SEQUENCES", 8)
+    monkeypatch.setitem(gr.CHUNK_SEQUENCES, "transformers", 8)
     gr.ResumableGenerator(FakeGenerator(), str(model_dir), tmp_path / "r").generate(PROMPTS, PARAMS)
     (model_dir / "model.safetensors").write_bytes(b"retrained weights")
     fresh = FakeGenerator()
@@ -73,15 +73,15 @@ def test_a_retrained_model_or_other_params_never_reuse_a_chunk(tmp_path, model_d
 
 @pytest.mark.parametrize("n,batch", [(1, 16), (4, 64), (3, 64), (8, 6), (16, 4)])
 def test_chunks_split_where_batches_split(n, batch):
-    size = gr.chunk_prompts(n, batch)
+    size = gr.chunk_prompts(n, batch, 512)
     assert size * n % batch == 0 and size >= 1
-    assert size * n <= max(2 * gr.CHUNK_SEQUENCES, batch * n)
+    assert size * n <= max(2 * 512, batch * n)
 
 
 def test_chunked_sampling_of_a_real_model_equals_one_call(tmp_path, tiny_model_dir, monkeypatch):
     # batch 4, n 2: chunks of 2 prompts (4 sequences) must reproduce the unchunked call's sampled tokens,
     # i.e. the transformers backend seeds each batch by its global position (`offset`)
-    monkeypatch.setattr(gr, "CHUNK_SEQUENCES", 4)
+    monkeypatch.setitem(gr.CHUNK_SEQUENCES, "transformers", 4)
     options = dict(batch_size=4, dtype="float32", device="cpu")
     prompts = [f"Count to {i}:" for i in range(7)]
     plain = load_generator(str(tiny_model_dir), "transformers", **options)
