@@ -204,6 +204,9 @@ def run_rule(smk, target: str) -> None:
         finally:
             os.unlink(spec_path)
         shutil.rmtree(resume, ignore_errors=True)  # the job succeeded: its chunks live in its outputs now
+        for empty in (Path(resume).parent, Path(resume).parent.parent):  # .resume/<rule>, .resume, if empty
+            with contextlib.suppress(OSError):
+                empty.rmdir()
         if "manifest" in spec.output:
             code = spec.inputs("code")
             manifest = build_manifest(

@@ -43,7 +43,7 @@ def test_every_declared_artifact_exists_and_is_well_formed(pipeline_run):
 def test_finished_jobs_leave_no_resume_chunks(pipeline_run):
     # sampling jobs save finished chunks under .resume/<rule>/ (r1.generation_resume); a job that succeeded
     # removes its own, so a finished run keeps none
-    assert not list((pipeline_run / ".resume").rglob("*.json"))
+    assert not (pipeline_run / ".resume").exists()
 
 
 def test_every_job_wrote_a_manifest_with_provenance(pipeline_run):
