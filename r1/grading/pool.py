@@ -16,7 +16,9 @@ workers and exits; an idle worker exits on EOF as well.
 Timeouts: each worker runs a soft SIGALRM timer (0.8 x timeout) per item, which interrupts Python-level
 work (sympy) without losing the worker; the parent kills a worker whose current item has run for the
 full timeout (a long C-level computation such as a huge integer power), scores that item as timed out
-and forks a replacement. Items of a killed worker that had not started are re-queued.
+and forks a replacement. Items of a killed worker that had not started are re-queued. A worker acknowledges
+each chunk it receives; one that dies before that (killed while idle: SIGKILL returns before its socket
+closes, so it can still be fed) ran nothing, and its whole chunk is re-queued with no item charged.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def _worker_main(fd: int) -> None:
         if msg is None:
             return
         soft_s, items = msg
+        conn.send(None)  # received: an EOF after this means the worker died holding the chunk (_run_locked)
         for idx, task in items:
             conn.send((idx, _run_one(task, soft_s)))
 
@@ -229,12 +232,13 @@ def _zygote_main(fd: int) -> None:
 
 # ---------------------------------------------------------------- parent side
 class _Worker:
-    __slots__ = ("conn", "inflight", "pid", "t0")
+    __slots__ = ("conn", "inflight", "pid", "started", "t0")
 
     def __init__(self, pid: int, conn: Connection):
         self.pid, self.conn = pid, conn
         self.inflight: collections.deque[int] = collections.deque()
         self.t0 = 0.0
+        self.started = False  # the worker acknowledged its current chunk
 
 
 class GraderPool:
@@ -386,6 +390,7 @@ class GraderPool:
             items = [queue.popleft() for _ in range(min(size, len(queue)))]
             w.inflight.extend(items)
             w.t0 = time.monotonic()
+            w.started = False
             try:
                 w.conn.send((soft_s, [(i, tasks[i]) for i in items]))
                 busy[w.conn] = w
@@ -425,7 +430,11 @@ class GraderPool:
                 w = busy[conn]
                 try:
                     while conn.poll():
-                        idx, res = conn.recv()
+                        msg = conn.recv()
+                        if msg is None:  # the chunk's acknowledgement
+                            w.started = True
+                            continue
+                        idx, res = msg
                         results[idx] = res
                         seconds[idx] = time.monotonic() - w.t0
                         if w.inflight and w.inflight[0] == idx:
@@ -435,7 +444,9 @@ class GraderPool:
                         w.t0 = time.monotonic()
                         fruitless[0] = 0
                 except (EOFError, OSError):
-                    replace(w, crashed_current=True)
+                    # a worker that died before acknowledging its chunk (killed while idle, its death not
+                    # yet visible when it was fed) never ran an item: re-queue them all, charge none
+                    replace(w, crashed_current=w.started)
                     continue
                 if not w.inflight:
                     busy.pop(conn, None)
