@@ -35,13 +35,13 @@ else
   for e in $exps; do
     cores=3; [[ $e == *@* ]] && cores=${e##*@} && e=${e%@*}
     arms=(); [[ $e == *:* ]] && arms=(--arms "${e#*:}")
+    run=(python3 -m r1 learn run "${e%%:*}" --device gpu --minutes "${R1_DETACH:-$minutes}" --runs /root/w/runs
+      --config /root/w/base.yaml --cores "$cores" "${arms[@]}" "$@")
     log="/root/w/runs/learn_${e%%:*}.log"
     if [ -n "${R1_DETACH:-}" ]; then  # its own session: outlives this call (not waited for below)
-      setsid nohup python3 -m r1 learn run "${e%%:*}" --device gpu --minutes "$R1_DETACH" --runs /root/w/runs \
-        --config /root/w/base.yaml --cores "$cores" "${arms[@]}" "$@" > "$log" 2>&1 < /dev/null &
+      setsid nohup "${run[@]}" > "$log" 2>&1 < /dev/null &
     else
-      python3 -m r1 learn run "${e%%:*}" --device gpu --minutes "$minutes" --runs /root/w/runs \
-        --config /root/w/base.yaml --cores "$cores" "${arms[@]}" "$@" > "$log" 2>&1 &
+      "${run[@]}" > "$log" 2>&1 &
     fi
   done
 fi

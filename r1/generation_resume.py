@@ -47,8 +47,9 @@ def model_fingerprint(model_dir: str) -> list:
 def chunk_prompts(n_samples: int, batch_size: int, target: int) -> int:
     """Prompts per chunk: a multiple of the smallest count whose samples fill whole batches (so chunks split
     the job list where an unchunked call's batches split it), about `target` sequences."""
-    unit = math.lcm(max(1, batch_size), max(1, n_samples)) // max(1, n_samples)
-    return unit * max(1, round(target / (unit * max(1, n_samples))))
+    n = max(1, n_samples)
+    unit = math.lcm(max(1, batch_size), n) // n
+    return unit * max(1, round(target / (unit * n)))
 
 
 class ResumableGenerator:
@@ -58,6 +59,7 @@ class ResumableGenerator:
         self.inner = inner
         self.directory = Path(directory)
         self._model = model_fingerprint(model_dir)
+        self._backend = getattr(inner, "backend", type(inner).__name__)
 
     def __getattr__(self, name):  # tokenizer, backend, model, ... of the wrapped generator
         return getattr(self.inner, name)
@@ -65,7 +67,7 @@ class ResumableGenerator:
     def _key(self, prompts: list[str], params, offset: int) -> str:
         facts = {
             "model": self._model,
-            "backend": getattr(self.inner, "backend", type(self.inner).__name__),
+            "backend": self._backend,
             "batch_size": getattr(self.inner, "batch_size", None),
             "params": params.to_dict(),
             "offset": offset,
@@ -76,8 +78,7 @@ class ResumableGenerator:
     def generate(self, prompts: list[str], params, desc: str = "generate"):
         from r1.generation import Sample
 
-        backend = getattr(self.inner, "backend", "transformers")
-        target = CHUNK_SEQUENCES.get(backend, CHUNK_SEQUENCES["transformers"])
+        target = CHUNK_SEQUENCES.get(self._backend, CHUNK_SEQUENCES["transformers"])
         size = chunk_prompts(params.n, getattr(self.inner, "batch_size", 1), target)
         starts = range(0, len(prompts), size)
         results, reused = [], 0

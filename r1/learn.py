@@ -429,11 +429,11 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
     written = []
     for name in exps:
         for wd in sorted(p for p in (runs / name).glob("*") if (p / "results/eval/table.csv").exists()):
-            src, stem = wd / "results/eval", out / f"eval_{name}_{wd.name}_{device}"
+            src, stem = wd / "results/eval", f"eval_{name}_{wd.name}_{device}"
             table = pd.read_csv(src / "table.csv")
-            shutil.copyfile(src / "table.csv", f"{stem}.csv")
-            if (src / "table.md").exists():
-                shutil.copyfile(src / "table.md", f"{stem}.md")
+            for ext in ("csv", "md"):
+                if (src / f"table.{ext}").exists():
+                    shutil.copyfile(src / f"table.{ext}", out / f"{stem}.{ext}")
             command = wd / "command.txt"
             facts = {
                 "experiment": name,
@@ -443,8 +443,8 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
                 "command": command.read_text().strip() if command.exists() else None,
                 "rows": json.loads(table.to_json(orient="records")),
             }
-            Path(f"{stem}.json").write_text(json.dumps(facts, indent=1) + "\n")
-            written.append(Path(f"{stem}.json"))
+            (out / f"{stem}.json").write_text(json.dumps(facts, indent=1) + "\n")
+            written.append(out / f"{stem}.json")
     return written
 
 
