@@ -421,19 +421,34 @@ def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
 
 
 def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str) -> list[Path]:
-    """Each arm's finished eval table (results/eval/table.csv of a whole-DAG arm such as E4's, which has no
-    held-out curves) as `eval_<EXP>_<arm>_<device>.md/.csv/.json` in `out`, the JSON with its command and
-    commit: the pipeline's own outcome, in the results folder."""
+    """Each whole-DAG arm's eval table (E4's, which has no held-out curves) as `eval_<EXP>_<arm>_<device>.md/.csv/
+    .json` in `out`, the JSON with its command and commit: the pipeline's own outcome, in the results folder.
+
+    An arm stopped before its `eval_table` job (a lease ran out) gets the table of the evaluations it finished,
+    built by the rule's own `build_table`, with `"complete": false` and the number of summaries it holds, so a
+    partial run is reported as partial instead of not at all."""
     import pandas as pd
+
+    from r1.eval.table import build_table, to_markdown
 
     written = []
     for name in exps:
-        for wd in sorted(p for p in (runs / name).glob("*") if (p / "results/eval/table.csv").exists()):
+        for wd in sorted(p for p in (runs / name).glob("*") if (p / "results/eval").is_dir()):
             src, stem = wd / "results/eval", f"eval_{name}_{wd.name}_{device}"
-            table = pd.read_csv(src / "table.csv")
-            for ext in ("csv", "md"):
-                if (src / f"table.{ext}").exists():
-                    shutil.copyfile(src / f"table.{ext}", out / f"{stem}.{ext}")
+            complete = (src / "table.csv").exists()
+            if complete:
+                table = pd.read_csv(src / "table.csv")
+                for ext in ("csv", "md"):
+                    if (src / f"table.{ext}").exists():
+                        shutil.copyfile(src / f"table.{ext}", out / f"{stem}.{ext}")
+            else:
+                summaries = sorted(src.glob("*/*/summary.json"))
+                if not summaries:
+                    continue
+                table = build_table([json.loads(p.read_text()) for p in summaries])
+                table.to_csv(out / f"{stem}.csv", index=False)
+                head = f"Partial: the run stopped before `eval_table`; the {len(summaries)} evaluations it finished.\n\n"
+                (out / f"{stem}.md").write_text(head + to_markdown(table))
             command = wd / "command.txt"
             facts = {
                 "experiment": name,
@@ -441,6 +456,8 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
                 "device": device,
                 "commit": commit,
                 "command": command.read_text().strip() if command.exists() else None,
+                "complete": complete,
+                "n_rows": len(table),
                 "rows": json.loads(table.to_json(orient="records")),
             }
             (out / f"{stem}.json").write_text(json.dumps(facts, indent=1) + "\n")

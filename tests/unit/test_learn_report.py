@@ -266,3 +266,26 @@ def test_report_copies_a_whole_dag_arms_eval_table(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["report", "--runs", str(empty), "--out", str(out)]) == 1
+
+
+def test_report_builds_a_partial_table_of_an_arm_stopped_before_its_eval_table(tmp_path):
+    # a lease that ran out before eval_table: the finished evaluations are reported, marked partial
+    wd = tmp_path / "runs" / "E4" / "lease"
+    for model, p1 in (("base", 0.01), ("sft", 0.035)):
+        d = wd / "results/eval" / model / "gsm8k"
+        d.mkdir(parents=True)
+        summary = {"model": model, "benchmark": "gsm8k", "n_problems": 200, "k": 4, "pass@1": p1}
+        summary |= {"pass@1_ci95_lo": p1 / 2, "pass@1_ci95_hi": p1 * 2}
+        (d / "summary.json").write_text(json.dumps(summary))
+    (wd / "results/eval/sft_stabilize/tasks").mkdir(parents=True)  # a task eval killed before its summaries
+    out = tmp_path / "out"
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--out", str(out), "--device", "H200"]) == 0
+    facts = json.loads((out / "eval_E4_lease_H200.json").read_text())
+    assert facts["complete"] is False and facts["n_rows"] == 2
+    assert [(r["model"], r["pass@1"], r["pass@1_ci95_hi"]) for r in facts["rows"]] == [
+        ("base", 0.01, 0.02),
+        ("sft", 0.035, 0.07),
+    ]
+    md = (out / "eval_E4_lease_H200.md").read_text()
+    assert md.startswith("Partial: the run stopped before `eval_table`; the 2 evaluations")
+    assert "| sft " in md
