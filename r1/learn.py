@@ -421,12 +421,13 @@ def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
 
 
 def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str) -> list[Path]:
-    """Each whole-DAG arm's eval table (E4's, which has no held-out curves) as `eval_<EXP>_<arm>_<device>.md/.csv/
-    .json` in `out`, the JSON with its command and commit: the pipeline's own outcome, in the results folder.
+    """Each whole-DAG arm's eval table (E4's, which has no held-out curves) as
+    `eval_<EXP>_<arm>_<device>.md/.csv/.json` in `out`, the JSON with its command and commit: the
+    pipeline's own outcome, in the results folder.
 
-    An arm stopped before its `eval_table` job (a lease ran out) gets the table of the evaluations it finished,
-    built by the rule's own `build_table`, with `"complete": false` and the number of summaries it holds, so a
-    partial run is reported as partial instead of not at all."""
+    An arm stopped before its `eval_table` job (a lease ran out) gets the table of the evaluations it
+    finished, built by the rule's own `build_table`, with `"complete": false`, so a partial run is reported as
+    partial instead of not at all."""
     import pandas as pd
 
     from r1.eval.table import build_table, to_markdown
@@ -447,7 +448,8 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
                     continue
                 table = build_table([json.loads(p.read_text()) for p in summaries])
                 table.to_csv(out / f"{stem}.csv", index=False)
-                head = f"Partial: the run stopped before `eval_table`; the {len(summaries)} evaluations it finished.\n\n"
+                n = len(summaries)
+                head = f"Partial: the run stopped before `eval_table`; the {n} evaluations it finished.\n\n"
                 (out / f"{stem}.md").write_text(head + to_markdown(table))
             command = wd / "command.txt"
             facts = {
