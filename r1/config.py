@@ -351,7 +351,7 @@ class Eval(Section):
     temperature: Annotated[float, Field(ge=0)] = _PROTOCOL.temperature
     top_p: Annotated[float, Field(gt=0, le=1)] = _PROTOCOL.top_p
     max_new_tokens: Count = _PROTOCOL.max_new_tokens
-    prompt_style: Literal["trained", "r1_zero", "chat"] = "chat"  # trained: each model as it was trained
+    prompt_style: Literal["trained", "r1_zero", "chat"] = "trained"  # trained: each model as it was trained
     prefill_think: bool = False  # start every response with "<think>\n"
     models: list[str] | None = None  # None: every model that runs and every student
     task_models: list[str] = []  # the models evaluated on task_benchmarks

@@ -152,6 +152,13 @@ def model_stages(stages=STAGES) -> dict[str, Stage]:
     return {s.model: s for s in stages if s.model}
 
 
+def trained_prompt_style(model: str, cfg: dict, stages=STAGES) -> str:
+    """The prompt style a model last trained on (`eval.prompt_style: trained`): its RL stage's `prompt_style`
+    (R1-Zero: the paper's raw template), else `chat` (the chat-tuned base, every SFT stage, the students)."""
+    stage = model_stages(stages).get(model)
+    return cfg[stage.section]["prompt_style"] if stage and stage.kind == "rl" else "chat"
+
+
 def single_jobs(stages=STAGES) -> list[Stage]:
     """The rows of rules/stages.smk: one job each, outputs in its own folder (base, data, rl, sft, sample)."""
     return [s for s in stages if s.kind in ("base", "data", "tasks", "judged", "rl", "sft", "sample")]

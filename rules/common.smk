@@ -180,19 +180,8 @@ def eval_cfg(model):
     """
     cfg = {k: v for k, v in config["eval"].items() if k not in EVAL_SHAPE_KEYS}
     if cfg["prompt_style"] == "trained":
-        cfg["prompt_style"] = trained_prompt_style(model)
+        cfg["prompt_style"] = pipeline.trained_prompt_style(model, config)
     return cfg
-
-
-def trained_prompt_style(model):
-    """The prompt style a model last trained on: its RL stage's `prompt_style`, else `chat` (the chat-tuned
-    base, every SFT stage and the distilled students)."""
-    stage = pipeline.model_stages().get(model)
-    return (
-        config[stage.section]["prompt_style"]
-        if stage and stage.kind == "rl"
-        else "chat"
-    )
 
 
 def heldout_params(stage):

@@ -122,3 +122,15 @@ def test_function_closure_follows_relative_lazy_and_submodule_imports(tmp_path, 
             codedeps.function_closure("r1.e:nothing")
     finally:
         codedeps.clear_caches()
+
+
+@pytest.mark.parametrize("overlay", ["configs/gpu-small.yaml", "configs/paper-scale.yaml"])
+def test_each_model_is_evaluated_with_the_prompt_it_was_trained_on(overlay):
+    # E4 on the H200 (2026-12-04) scored its R1-Zero checkpoint with the chat template, as eval.prompt_style
+    # was `chat` by default: R1-Zero is trained on the paper's raw template and is evaluated with it now
+    cfg = load_config(REPO / "config.yaml", REPO / overlay, check_files=False)
+    assert cfg["eval"]["prompt_style"] == "trained" and cfg["rl_zero"]["prompt_style"] == "r1_zero"
+    styles = {m: pipeline.trained_prompt_style(m, cfg) for m in pipeline.running_models(cfg)}
+    assert styles["rl_zero"] == "r1_zero"
+    assert {m for m, s in styles.items() if s != "chat"} == {"rl_zero"}  # the base, SFT, later RL, students
+    assert pipeline.trained_prompt_style("distill_anything", cfg) == "chat"
