@@ -86,6 +86,13 @@ def test_eval_table_has_one_row_per_model_and_benchmark(pipeline_run):
         assert col in table.columns, col
         assert math[col].between(0, 10_000).all()
     assert (pipeline_run / "results/eval/table.md").read_text().count("\n") >= len(table) + 2
+    # each model with the prompt it was trained on: R1-Zero with the paper's raw template, the others chat
+    for model in ("rl_zero", "rl_reasoning", "sft"):
+        bench = benchmarks[0]
+        summary = json.loads((pipeline_run / f"results/eval/{model}/{bench}/summary.json").read_text())
+        chat = summary["example_prompt"].startswith("<|im_start|>")
+        want = ("r1_zero", False) if model == "rl_zero" else ("chat", True)
+        assert (summary["prompt_style"], chat) == want, model
 
 
 def test_training_stages_really_trained(pipeline_run):
