@@ -45,6 +45,8 @@ STOP_GRACE_S = 60
 # Snakemake's `gpu` resource per arm on --device gpu: GPU jobs of one arm at once, sharing the GPU (a 135M
 # model leaves most of an H200 idle; E4's generation and eval jobs overlap its training chain with 4)
 GPU_SLOTS = 2
+# Snakefile targets whose DAG ends in eval_table: only their arms' finished evaluations make an eval table
+WHOLE_DAG_TARGETS = ("all", "distill_all")
 
 
 def load_experiments(path: Path = EXPERIMENTS) -> dict:
@@ -425,9 +427,10 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
     `eval_<EXP>_<arm>_<device>.md/.csv/.json` in `out`, the JSON with its command and commit: the
     pipeline's own outcome, in the results folder.
 
-    An arm stopped before its `eval_table` job (a lease ran out) gets the table of the evaluations it
-    finished, built by the rule's own `build_table`, with `"complete": false`, so a partial run is reported as
-    partial instead of not at all."""
+    A whole-DAG arm (target `all` / `distill_all`) stopped before its `eval_table` job (a lease ran out) gets
+    the table of the evaluations it finished, built by the rule's own `build_table`, with `"complete": false`,
+    so a partial run is reported as partial instead of not at all. Arms whose target has no table (E1-E3) get
+    none."""
     import pandas as pd
 
     from r1.eval.table import build_table, to_markdown
@@ -437,6 +440,8 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
         for wd in sorted(p for p in (runs / name).glob("*") if (p / "results/eval").is_dir()):
             src, stem = wd / "results/eval", f"eval_{name}_{wd.name}_{device}"
             complete = (src / "table.csv").exists()
+            if not complete and exps[name]["target"] not in WHOLE_DAG_TARGETS:
+                continue
             if complete:
                 table = pd.read_csv(src / "table.csv")
                 for ext in ("csv", "md"):

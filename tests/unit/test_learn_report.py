@@ -289,3 +289,9 @@ def test_report_builds_a_partial_table_of_an_arm_stopped_before_its_eval_table(t
     md = (out / "eval_E4_lease_H200.md").read_text()
     assert md.startswith("Partial: the run stopped before `eval_table`; the 2 evaluations")
     assert "| sft " in md
+    # E2's target (r1_eval) has no eval_table: its evaluations are not reported as a partial table
+    e2 = tmp_path / "runs" / "E2" / "cold_start" / "results/eval/base/arith_l1"
+    e2.mkdir(parents=True)
+    (e2 / "summary.json").write_text(json.dumps({"model": "base", "benchmark": "arith_l1", "pass@1": 0.1}))
+    assert main(["report", "--runs", str(tmp_path / "runs"), "--out", str(out), "--device", "H200"]) == 0
+    assert not list(out.glob("eval_E2_*"))
