@@ -440,22 +440,21 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
         for wd in sorted(p for p in (runs / name).glob("*") if (p / "results/eval").is_dir()):
             src, stem = wd / "results/eval", f"eval_{name}_{wd.name}_{device}"
             complete = (src / "table.csv").exists()
-            if not complete and exps[name]["target"] not in WHOLE_DAG_TARGETS:
-                continue
+            whole_dag = exps[name]["target"] in WHOLE_DAG_TARGETS
+            summaries = [] if complete or not whole_dag else sorted(src.glob("*/*/summary.json"))
             if complete:
                 table = pd.read_csv(src / "table.csv")
                 for ext in ("csv", "md"):
                     if (src / f"table.{ext}").exists():
                         shutil.copyfile(src / f"table.{ext}", out / f"{stem}.{ext}")
-            else:
-                summaries = sorted(src.glob("*/*/summary.json"))
-                if not summaries:
-                    continue
+            elif summaries:
                 table = build_table([json.loads(p.read_text()) for p in summaries])
                 table.to_csv(out / f"{stem}.csv", index=False)
                 n = len(summaries)
                 head = f"Partial: the run stopped before `eval_table`; the {n} evaluations it finished.\n\n"
                 (out / f"{stem}.md").write_text(head + to_markdown(table))
+            else:
+                continue
             command = wd / "command.txt"
             facts = {
                 "experiment": name,
