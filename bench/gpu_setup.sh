@@ -56,6 +56,9 @@ sizes = [0, 0, 0]
 for f in sorted(os.listdir('.whl'), key=lambda f: -os.path.getsize('.whl/' + f)):
     i = sizes.index(min(sizes)); sizes[i] += os.path.getsize('.whl/' + f)
     os.makedirs(f'.gpu/w{i + 1}', exist_ok=True); shutil.move('.whl/' + f, f'.gpu/w{i + 1}/' + f)"
+  # MATH-500 is not shipped with r1 (docs/data.md): the checkout's git-ignored copy travels with the last part
+  if [ -f data/benchmarks/math500/test.jsonl ]; then cp data/benchmarks/math500/test.jsonl .gpu/p3/math500.jsonl
+  else echo "prepare: no data/benchmarks/math500/test.jsonl: configs/gpu-small.yaml's math500 will stop E4 at load" >&2; fi
   du -sh .gpu/p* .gpu/w* ;;
 stage)
   mkdir -p "$W/parts" && cp .gpu/p"$2"/part* "$W/parts/" || exit 1
@@ -71,10 +74,12 @@ finish)
 from r1.models import prepare_base_model
 print(prepare_base_model({'source': 'smollm2_gguf', 'path': None, 'random_init': None, 'chat_template': 'r1_chatml'}, '$W/base', 0))" || exit 1
   printf 'base_model: {source: hf_dir, path: %s/base, chat_template: r1_chatml}\n' "$W" > "$W/base.yaml"
+  if [ -f .gpu/p3/math500.jsonl ]; then mkdir -p "$W/data" && cp .gpu/p3/math500.jsonl "$W/data/math500.jsonl"; fi
   for m in $IMPORTS; do python3 -c "import $m" || { echo "finish: cannot import $m (add its wheel to WHEELS)" >&2; exit 1; }; done
   python3 -c "import torch, transformers, trl, datasets, snakemake; print('torch', torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__version__, 'snakemake', snakemake.__version__, torch.cuda.get_device_name())" ;;
 env)
   export PYTHONPATH=$W/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}
+  if [ -f "$W/data/math500.jsonl" ]; then mkdir -p data/benchmarks/math500 && cp "$W/data/math500.jsonl" data/benchmarks/math500/test.jsonl; fi
   # progress lines stay on (one per 10 s in each job's log, r1.progress): with R1_NO_PROGRESS=1 here, E4's
   # generation jobs of 2026-12-04 logged nothing for minutes and their throughput was unknowable
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \

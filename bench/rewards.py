@@ -3,8 +3,9 @@
     .venv/bin/python bench/rewards.py [--n 10000] [--batch 128] [--repeat 1] [--json OUT.json]
 
 Builds N mixed completions (boxed right/wrong answers, equivalent variants, "The answer is", "####",
-<answer> tags, free text without a final answer, long chains of thought) for GSM8K and MATH-500
-references, then times on the same items:
+<answer> tags, free text without a final answer, long chains of thought) for GSM8K references and
+MATH-500's where the file is at data/benchmarks/math500/test.jsonl (not shipped: docs/data.md), then times on
+the same items:
 Every run starts from the same state: a process that parsed one answer of each common shape (the pool's
 zygote warm-up) and no benchmark item (in-process runs are forked from such a process; the pool is
 restarted before each pool run).
@@ -33,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from r1.benchmarks import MATH500_PATH  # noqa: E402
 from r1.grading import extract_answer, grade_batch, is_equivalent, warm_pool  # noqa: E402
 from r1.grading.pool import POOL, _warm, default_workers  # noqa: E402
 from r1.rewards import build_reward_funcs  # noqa: E402
@@ -46,10 +48,12 @@ WORDS = [
 def _references() -> list[str]:
     bench = ROOT / "r1" / "assets" / "benchmarks"
     gsm_rows = (bench / "gsm8k" / "test.jsonl").read_text(encoding="utf-8").splitlines()
-    math_rows = (bench / "math500" / "test.jsonl").read_text(encoding="utf-8").splitlines()
     gsm = [json.loads(x)["answer"].rsplit("#### ", 1)[1].strip() for x in gsm_rows]
-    math500 = [json.loads(x)["answer"] for x in math_rows]
-    return gsm + math500
+    math_file = ROOT / MATH500_PATH
+    if not math_file.exists():
+        print(f"{MATH500_PATH} absent: GSM8K references only (docs/data.md says where to get MATH-500)")
+        return gsm
+    return gsm + [json.loads(x)["answer"] for x in math_file.read_text(encoding="utf-8").splitlines()]
 
 
 def _variant(gold: str, rng: random.Random) -> str:

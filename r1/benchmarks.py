@@ -29,6 +29,10 @@ from r1.atomic import read_jsonl
 ANSWER_FORMATS = ("gsm8k", "latex", "integer", "float", "choice")
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "benchmarks"
+# MATH-500 is MATH test content (MAA / AoPS problems) and is not shipped: a user puts it here (docs/data.md
+# says where to get it; its sha256 below). Relative to the working directory, like configs/data-math.yaml's.
+MATH500_PATH = "data/benchmarks/math500/test.jsonl"
+MATH500_SHA256 = "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class BenchmarkSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_config(cls, entry: dict, **overrides) -> BenchmarkSpec:
+        """A `benchmarks:` config entry without its config-only keys (solution_field, sha256)."""
+        return cls(**{k: v for k, v in {**entry, **overrides}.items() if k in cls.__dataclass_fields__})
+
 
 DEFAULT_BENCHMARKS: dict[str, BenchmarkSpec] = {
     "gsm8k": BenchmarkSpec(
@@ -64,7 +73,7 @@ DEFAULT_BENCHMARKS: dict[str, BenchmarkSpec] = {
     ),
     "math500": BenchmarkSpec(
         name="math500",
-        path=str(ASSETS / "math500" / "test.jsonl"),
+        path=MATH500_PATH,
         problem_field="problem",
         answer_field="answer",
         answer_format="latex",
@@ -132,7 +141,9 @@ def read_rows(path: str | Path) -> list[dict]:
     """Rows of a jsonl or parquet file as dicts (file order)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"benchmark file not found: {path}")
+        hint = " (MATH-500 is not shipped with r1: docs/data.md says where to get it)"
+        hint = hint if "math500" in str(path) else ""
+        raise FileNotFoundError(f"benchmark file not found: {path}{hint}")
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() in (".jsonl", ".json") or suffixes.endswith(".jsonl"):
         return read_jsonl(path)

@@ -112,6 +112,7 @@ class Benchmark(Section):
     id_field: str | None = None  # default: the row number
     solution_field: str | None = None  # reference solution text, also used for decontamination
     limit: Count | None = None  # evaluate the first N problems (decontamination always uses all)
+    sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$")] | None = None  # checked at load: the right file
 
 
 class Generation(Section):
@@ -749,9 +750,23 @@ def resolve_path(path: str, root: Path = ROOT) -> str | None:
 
 
 NOT_SHIPPED = (
-    "MATH and AIME are not shipped with r1 (their problems are MAA / AoPS content): docs/data.md says where "
-    "to get them and which path each overlay config expects"
+    "MATH (MATH-500 included) and AIME are not shipped with r1 (their problems are MAA / AoPS content): "
+    "docs/data.md says where to get them and which path each config expects"
 )
+
+
+def _sha256_problems(cfg: dict) -> list[str]:
+    """Benchmarks whose file is not the one their `sha256` names: numbers on another file do not compare."""
+    import hashlib
+
+    problems = []
+    for i, b in enumerate(cfg["benchmarks"]):
+        if b.get("sha256") and Path(b["path"]).is_file():
+            got = hashlib.sha256(Path(b["path"]).read_bytes()).hexdigest()
+            if got != b["sha256"]:
+                where = f"benchmarks.{i}.sha256 ({b['name']})"
+                problems.append(f"{where}: {b['path']} has sha256 {got}, not {b['sha256']}")
+    return problems
 
 
 def _path_problems(cfg: dict, stages, root: Path) -> list[str]:
@@ -762,6 +777,7 @@ def _path_problems(cfg: dict, stages, root: Path) -> list[str]:
             problems.append(f"{key}: {container[index]!r} does not exist (looked in {Path.cwd()} and {root})")
         else:
             container[index] = found
+    problems += _sha256_problems(cfg)
     if any(p.startswith(("data.sources", "cold_start.seed_sources", "benchmarks")) for p in problems):
         problems.append(NOT_SHIPPED)
     for s in cfg["data"]["sources"] + cfg["cold_start"]["seed_sources"]:

@@ -270,8 +270,7 @@ def benchmark_items(benchmark_specs: list[dict]) -> dict[str, str]:
 
     items = {}
     for b in benchmark_specs:
-        spec = {k: v for k, v in b.items() if k != "solution_field"}
-        bdf = load_benchmark(BenchmarkSpec(**{**spec, "limit": None}))
+        bdf = load_benchmark(BenchmarkSpec.from_config(b, limit=None))
         solutions = [""] * len(bdf)
         if b.get("solution_field"):
             solutions = [str(r.get(b["solution_field"]) or "") for r in read_rows(b["path"])][: len(bdf)]

@@ -154,29 +154,3 @@ def find_contamination_batch(
     texts: Iterable[str], index: NgramIndex, min_overlap: float = 0.0
 ) -> list[str | None]:
     return [find_contamination(t, index, min_overlap=min_overlap) for t in texts]
-
-
-def benchmark_eval_items(
-    names: Iterable[str] = ("gsm8k", "math500"),
-    include_solutions: bool = True,
-    solution_fields: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Eval items of the default benchmarks as {"<benchmark>:<problem id>": problem [+ solution]}.
-
-    The paper filters against eval questions and solutions; solutions are read from `solution_fields`
-    (defaults: GSM8K's ``answer``, MATH-500's ``solution``).
-    """
-    from r1.benchmarks import DEFAULT_BENCHMARKS, load_benchmark, read_rows
-
-    solution_fields = dict({"gsm8k": "answer", "math500": "solution"}, **(solution_fields or {}))
-    items: dict[str, str] = {}
-    for name in names:
-        spec = DEFAULT_BENCHMARKS[name]
-        df = load_benchmark(spec)
-        solutions = [""] * len(df)
-        if include_solutions and name in solution_fields:
-            rows = read_rows(spec.path)[: len(df)]
-            solutions = [str(r.get(solution_fields[name]) or "") for r in rows]
-        for pid, problem, solution in zip(df["id"], df["problem"], solutions, strict=True):
-            items[f"{name}:{pid}"] = f"{problem}\n{solution}" if solution else problem
-    return items

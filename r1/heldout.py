@@ -52,8 +52,7 @@ def load_sets(benchmark_specs: list[dict], tokenizer, prompt_style: str, n: int)
 
     sets = []
     for spec in benchmark_specs:
-        fields = {k: v for k, v in spec.items() if k in BenchmarkSpec.__dataclass_fields__}
-        df = load_benchmark(BenchmarkSpec(**{**fields, "limit": n}))
+        df = load_benchmark(BenchmarkSpec.from_config(spec, limit=n))
         prompts = [render_prompt(tokenizer, p, style=prompt_style) for p in df["problem"]]
         sets.append(HeldoutSet(spec["name"], prompts, [str(a) for a in df["answer"]]))
     return sets

@@ -5,7 +5,8 @@
 MATH_DIR holds `train/<subject>/<n>.json` and `test/<subject>/<n>.json` (Hendrycks et al. 2021; each file has
 problem, level, type, solution). Writes, one JSON object per line, rows sorted by subject then n:
   train.jsonl     every train problem (7,500)
-  test4500.jsonl  the test problems that are not in MATH-500 (r1/assets/benchmarks/math500, by unique_id)
+  test4500.jsonl  the test problems that are not in MATH-500 (by unique_id: scripts/math500_unique_ids.txt,
+                  MATH-500's 500 ids in its file order; ids only, as MATH-500 itself is not shipped)
 Each row keeps the source fields and adds `unique_id` ("<split>/<subject>/<n>.json", MATH-500's convention)
 and `answer` (the content of the last \\boxed / \\fbox in the solution).
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from r1.grading.extract import last_boxed
 
-MATH500 = Path(__file__).resolve().parents[1] / "r1" / "assets" / "benchmarks" / "math500" / "test.jsonl"
+MATH500_IDS = Path(__file__).resolve().parent / "math500_unique_ids.txt"
 
 
 def convert_split(math_dir: Path, split: str, exclude: set[str] = frozenset()) -> list[dict]:
@@ -48,7 +49,7 @@ def main() -> None:
     ap.add_argument("math_dir", type=Path)
     ap.add_argument("--out", type=Path, default=Path("data/math"))
     args = ap.parse_args()
-    math500 = {json.loads(line)["unique_id"] for line in MATH500.read_text(encoding="utf-8").splitlines()}
+    math500 = set(MATH500_IDS.read_text(encoding="utf-8").split())
     args.out.mkdir(parents=True, exist_ok=True)
     for name, rows in (
         ("train.jsonl", convert_split(args.math_dir, "train")),

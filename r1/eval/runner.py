@@ -219,7 +219,15 @@ def evaluate(
             "model_dir": str(model_dir),
             "backend": backend,
             "chat_template_sha256": chat_template_sha256(tokenizer),
-            "example_prompt": prompts[0],
+            # the prompt with `{problem}` for the problem: the prompt style, auditable, and no benchmark text
+            # (some benchmarks may not be redistributed: MATH-500, docs/data.md)
+            "prompt_template": render_prompt(
+                tokenizer,
+                "{problem}",
+                style=protocol.prompt_style,
+                instruction=protocol.instruction,
+                prefill=protocol.prefill,
+            ),
             "generation_seconds": round(gen_seconds, 3),
             "eval_seconds": round(time.time() - t0, 3),
         }

@@ -30,7 +30,7 @@ def eval_generate(job: JobSpec) -> None:
         grader_mode=job.params["grading"]["mode"],
         grader_timeout_s=job.params["grading"]["timeout_s"],
     )
-    spec = BenchmarkSpec(**{k: v for k, v in bench.items() if k != "solution_field"})
+    spec = BenchmarkSpec.from_config(bench)
     samples, summary = evaluate(
         job.inp("model"),
         load_benchmark(spec),

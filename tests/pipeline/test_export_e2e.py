@@ -53,7 +53,7 @@ def test_model_card_has_stages_eval_rows_and_manifest_chain(exported):
     assert "a random initialisation" in card  # the tiny config's base model
     # Its eval rows (both benchmarks, pass@k with the paper columns).
     evaluation = card[card.index("## Evaluation") : card.index("## How to prompt it")]
-    assert "gsm8k" in evaluation and "math500" in evaluation and "pass@1" in evaluation
+    assert "gsm8k" in evaluation and "latex_toy" in evaluation and "pass@1" in evaluation
     assert "pass@1_ci95_lo" in evaluation and "pass@1_ci95_hi" in evaluation  # the table's 95% CI
     # The manifest chain reaches the data and every upstream stage, and every recorded hash still holds.
     provenance = card[card.index("## Provenance") :]

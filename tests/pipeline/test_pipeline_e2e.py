@@ -90,7 +90,9 @@ def test_eval_table_has_one_row_per_model_and_benchmark(pipeline_run):
     for model in ("rl_zero", "rl_reasoning", "sft"):
         bench = benchmarks[0]
         summary = json.loads((pipeline_run / f"results/eval/{model}/{bench}/summary.json").read_text())
-        chat = summary["example_prompt"].startswith("<|im_start|>")
+        template = summary["prompt_template"]
+        assert "{problem}" in template  # the prompt as it was rendered, without the benchmark's text
+        chat = template.startswith("<|im_start|>")
         want = ("r1_zero", False) if model == "rl_zero" else ("chat", True)
         assert (summary["prompt_style"], chat) == want, model
 

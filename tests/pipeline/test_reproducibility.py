@@ -356,7 +356,7 @@ def test_the_report_contains_eval_table_rl_plots_data_stats_and_provenance(pipel
         "sft_stabilize",
         "distill_tiny_qwen",
         "gsm8k",
-        "math500",
+        "latex_toy",
         "pass@1",
     ):
         assert name in table, name

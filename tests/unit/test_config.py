@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import importlib
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from r1.benchmarks import MATH500_PATH
 from r1.config import ConfigError, Eval, load_config, merge, validate_config
 from r1.eval.runner import EvalProtocol
 from r1.trl_fields import CLASSES, trl_fields
@@ -44,9 +46,37 @@ def test_shipped_configs_validate(overlays):
     # paper-scale names model directories of the user's site (models/...), data-math the MATH / AIME files a
     # user fetches (docs/data.md): types and rules only there
     site = ("configs/paper-scale.yaml", "configs/data-math.yaml")
-    load_config(
-        REPO / "config.yaml", *[REPO / o for o in overlays], check_files=not set(overlays) & set(site)
-    )
+    if set(overlays) & set(site):
+        load_config(REPO / "config.yaml", *[REPO / o for o in overlays], check_files=False)
+    else:
+        load_with_math500(REPO / "config.yaml", *[REPO / o for o in overlays])
+
+
+def load_with_math500(*files) -> dict:
+    """load_config with every file check; the one file that may be missing is MATH-500 (not shipped: a user
+    puts it at MATH500_PATH, docs/data.md). Where the file is there, nothing may be missing."""
+    try:
+        return load_config(*files)
+    except ConfigError as e:
+        problems = str(e).splitlines()[1:]
+        others = [p for p in problems if MATH500_PATH not in p and "not shipped with r1" not in p]
+        if (REPO / MATH500_PATH).exists() or others or not problems:
+            raise
+        return load_config(*files, check_files=False)
+
+
+def test_a_benchmark_file_with_another_sha256_fails_at_load(tmp_path):
+    cfg = base()
+    path = tmp_path / "bench.jsonl"
+    path.write_text('{"problem": "What is 1 + 1?", "answer": "2"}\n')
+    entry = {"name": "mine", "path": str(path), "problem_field": "problem", "answer_field": "answer"}
+    good = hashlib.sha256(path.read_bytes()).hexdigest()
+    cfg["benchmarks"] = [{**entry, "answer_format": "integer", "sha256": good}]
+    assert validate_config(copy.deepcopy(cfg))["benchmarks"][0]["sha256"] == good
+    cfg["benchmarks"][0]["sha256"] = "0" * 64
+    want = f"benchmarks.0.sha256 \\(mine\\): {path} has sha256 {good}, not 0000"
+    with pytest.raises(ConfigError, match=want):
+        validate_config(cfg)
 
 
 def assert_contains(merged, overlay, where: str, key: str = "") -> None:
@@ -73,7 +103,7 @@ def test_every_arm_of_every_experiment_validates_on_every_device(monkeypatch):
     for name, exp in experiments.items():
         for arm in exp["arms"]:
             for device in ("cpu", "gpu"):
-                cfg = load_config(*arm_configs(exp, arm, device, []))
+                cfg = load_with_math500(*arm_configs(exp, arm, device, []))
                 assert cfg["run_name"], (name, arm, device)
                 for f in exp["arms"][arm] or []:  # what the arm varies survives the device's overlays
                     assert_contains(

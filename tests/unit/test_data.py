@@ -232,7 +232,7 @@ def test_convert_math_writes_the_overlay_files(tmp_path):
     import subprocess
     import sys
 
-    math500_id = json.loads(open("r1/assets/benchmarks/math500/test.jsonl").readline())["unique_id"]
+    math500_id = open("scripts/math500_unique_ids.txt").readline().strip()
     _, subject, name = math500_id.split("/")
     problems = {
         "train/algebra/2.json": "What is $1+1$? The answer is $\\boxed{2}$.",

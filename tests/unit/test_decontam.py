@@ -8,8 +8,8 @@ import time
 import pytest
 
 from r1.benchmarks import DEFAULT_BENCHMARKS, load_benchmark
+from r1.data import benchmark_items
 from r1.decontam import (
-    benchmark_eval_items,
     build_ngram_index,
     find_contamination,
     find_contamination_batch,
@@ -85,25 +85,35 @@ def test_a_short_item_on_its_own_line_of_a_prompt_is_caught():
     assert find_contamination("So, what is 20 + 10? Thirty.\nNext line.", idx) is None  # part of a line: no
 
 
-def test_default_items_include_solutions_and_batch_speed():
-    items = benchmark_eval_items()
-    assert len(items) == 1319 + 500
-    assert "gsm8k:0" in items and "math500:test/precalculus/807.json" in items
+def test_benchmark_items_include_solutions_and_batch_speed():
+    gsm8k = {**DEFAULT_BENCHMARKS["gsm8k"].to_dict(), "solution_field": "answer", "limit": 4}
+    toy = {
+        "name": "latex_toy",
+        "path": "tests/configs/latex_toy.jsonl",
+        "problem_field": "problem",
+        "answer_field": "answer",
+        "answer_format": "latex",
+        "id_field": "unique_id",
+        "solution_field": "solution",
+    }
+    items = benchmark_items([gsm8k, toy])
+    assert len(items) == 2 * 1319 + 2 * 4  # every question and solution, not only the `limit` rows
+    assert "gsm8k:0" in items and "gsm8k:0:solution" in items and "latex_toy:toy/algebra/2:solution" in items
     idx = build_ngram_index(items, n=10)
     # A sentence from a GSM8K *solution* (not the question) is caught.
     assert (
         find_contamination("She makes 9 * 2 = $18 every day at the farmer’s market, the solution says.", idx)
-        == "gsm8k:0"
+        == "gsm8k:0:solution"
     )
     rng = random.Random(0)
     vocab = sorted({w for t in list(items.values())[:200] for w in normalize_words(t)})
     texts = [" ".join(rng.choice(vocab) for _ in range(200)) for _ in range(2000)]
-    texts[123] += " " + items["math500:test/precalculus/807.json"]
+    texts[123] += " " + items["gsm8k:1000"]
     t0 = time.perf_counter()
     hits = find_contamination_batch(texts, idx)
     elapsed = time.perf_counter() - t0
     assert [i for i, h in enumerate(hits) if h] == [123]
-    assert hits[123] == "math500:test/precalculus/807.json"
+    assert hits[123] == "gsm8k:1000"
     assert elapsed < 10.0  # ~0.2 s on an idle core; generous for a shared machine
 
 
