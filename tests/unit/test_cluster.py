@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from r1 import cluster, launch
+from r1.benchmarks import MATH500_PATH
 from r1.cluster import ClusterConfigError, snakemake_resources, threads_for
 from r1.launch import launch_argv
 
@@ -479,12 +481,21 @@ def test_paper_scale_placements():
 def test_paper_scale_dry_run_plans_full_dag_with_placements(tmp_path):
     """The user's command, dry: `snakemake --profile slurm -n distill_all --configfile
     configs/paper-scale.yaml`,
-    in a working directory that holds the site's model directories (models/..., checked at DAG load)."""
+    in a working directory that holds the site's model directories (models/..., checked at DAG load) and its
+    MATH-500 (not shipped: a stub here, whose sha256 the config is given)."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
     paper = yaml.safe_load((REPO / "configs/paper-scale.yaml").read_text())
     workdir = tmp_path / "run"
     for path in [paper["base_model"]["path"]] + [s["path"] for s in paper["distill"]["students"]]:
         (workdir / path).mkdir(parents=True)
+    math500 = workdir / MATH500_PATH
+    math500.parent.mkdir(parents=True)
+    math500.write_text('{"problem": "What is $1 + 1$?", "answer": "2", "unique_id": "stub/1.json"}\n')
+    for bench in paper["benchmarks"]:
+        if bench["name"] == "math500":
+            bench["sha256"] = hashlib.sha256(math500.read_bytes()).hexdigest()
+    site = tmp_path / "paper-scale.yaml"
+    site.write_text(yaml.safe_dump(paper, sort_keys=False))
     subprocess.run(
         ["bash", REPO / "scripts/install-slurm-profile.sh"], check=True, env=env, capture_output=True
     )
@@ -499,7 +510,7 @@ def test_paper_scale_dry_run_plans_full_dag_with_placements(tmp_path):
             "distill_all",
             "--configfile",
             str(REPO / "config.yaml"),
-            str(REPO / "configs/paper-scale.yaml"),
+            str(site),
             "--snakefile",
             str(REPO / "Snakefile"),
         ],
