@@ -400,8 +400,13 @@ def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
     for name in sorted({r["name"] for r in records}):
         recs = [r for r in records if r["name"] == name]
         benches = sorted({r["heldout"] for r in recs})
-        fig, axes = plt.subplots(1, len(benches), figsize=(4.2 * len(benches), 3.4), squeeze=False)
+        # many arms: the legend beside the axes and 20 colours, so that no line is hidden or shares a colour
+        crowded = len({r["arm"] for r in recs}) > 6
+        width = 4.2 * len(benches) + (2.6 if crowded else 0)
+        fig, axes = plt.subplots(1, len(benches), figsize=(width, 3.4), squeeze=False)
         for ax, b in zip(axes[0], benches, strict=True):
+            if crowded:
+                ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
             for r in (r for r in recs if r["heldout"] == b):
                 xs = [p["step"] for p in r["curve"]]
                 ys = [100 * p["pass@1"] for p in r["curve"]]
@@ -413,7 +418,11 @@ def plot(records: list[dict], out_dir: Path, device: str) -> list[Path]:
             ax.set_xlabel("optimizer step of the stage")
             ax.set_ylabel("pass@1 (%), 95% CI")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+        if crowded:
+            axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        else:
+            for ax in axes[0]:
+                ax.legend(fontsize=7)
         fig.tight_layout()
         path = out_dir / f"learning_{name}_{device}.png"
         fig.savefig(path, dpi=110)
