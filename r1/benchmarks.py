@@ -30,9 +30,8 @@ ANSWER_FORMATS = ("gsm8k", "latex", "integer", "float", "choice")
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "benchmarks"
 # MATH-500 is MATH test content (MAA / AoPS problems) and is not shipped: a user puts it here (docs/data.md
-# says where to get it; its sha256 below). Relative to the working directory, like configs/data-math.yaml's.
+# says where to get it and its sha256). Relative to the working directory, like configs/data-math.yaml's.
 MATH500_PATH = "data/benchmarks/math500/test.jsonl"
-MATH500_SHA256 = "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"
 
 
 @dataclass(frozen=True)
@@ -141,9 +140,10 @@ def read_rows(path: str | Path) -> list[dict]:
     """Rows of a jsonl or parquet file as dicts (file order)."""
     path = Path(path)
     if not path.exists():
-        hint = " (MATH-500 is not shipped with r1: docs/data.md says where to get it)"
-        hint = hint if "math500" in str(path) else ""
-        raise FileNotFoundError(f"benchmark file not found: {path}{hint}")
+        raise FileNotFoundError(
+            f"benchmark file not found: {path} (docs/data.md says which benchmarks ship with r1 and "
+            "where to get the others, such as MATH-500)"
+        )
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() in (".jsonl", ".json") or suffixes.endswith(".jsonl"):
         return read_jsonl(path)

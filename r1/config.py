@@ -757,12 +757,12 @@ NOT_SHIPPED = (
 
 def _sha256_problems(cfg: dict) -> list[str]:
     """Benchmarks whose file is not the one their `sha256` names: numbers on another file do not compare."""
-    import hashlib
+    from r1.manifest import sha256_file
 
     problems = []
     for i, b in enumerate(cfg["benchmarks"]):
         if b.get("sha256") and Path(b["path"]).is_file():
-            got = hashlib.sha256(Path(b["path"]).read_bytes()).hexdigest()
+            got = sha256_file(b["path"])
             if got != b["sha256"]:
                 where = f"benchmarks.{i}.sha256 ({b['name']})"
                 problems.append(f"{where}: {b['path']} has sha256 {got}, not {b['sha256']}")
