@@ -480,6 +480,51 @@ def copy_eval_tables(runs: Path, exps: dict, out: Path, commit: str, device: str
     return written
 
 
+def eval_table_records(table: Path, runs: Path, exps: dict) -> list[dict]:
+    """learning.json records of a whole-DAG arm's eval table (E4, no held-out curves): one per trained model
+    and benchmark with a pass@1, `base_acc` from the base model's row of the same benchmark, `steps` from the
+    model's stage metrics and `wall_s` from its Snakemake benchmark file, so that E4 is checkable by a program
+    like E1-E3. The benchmark is the `heldout` set; `curve` is empty."""
+    facts = json.loads(table.read_text())
+    wd = runs / facts["experiment"] / facts["arm"]
+    exp = exps[facts["experiment"]]
+    rows = [r for r in facts["rows"] if r.get("pass@1") is not None]
+    base = {r["benchmark"]: r for r in rows if r["model"] == "base"}
+    records = []
+    for r in rows:
+        b = base.get(r["benchmark"])
+        if r["model"] == "base" or b is None:
+            continue
+        metrics = _metric_rows(wd, r["model"])
+        bench_tsv = _stage_paths(wd, r["model"])[1]
+        lines = bench_tsv.read_text().splitlines() if bench_tsv.exists() else []
+        records.append(
+            {
+                "name": facts["experiment"],
+                "arm": f"{facts['arm']}:{r['model']}",
+                "device": facts["device"],
+                "model": exp.get("model", "SmolLM2-135M-Instruct"),
+                "stage": r["model"],
+                "heldout": r["benchmark"],
+                "n_heldout": int(r["n_problems"]),
+                "k": int(r["k"]),
+                "base_acc": b["pass@1"],
+                "final_acc": r["pass@1"],
+                "base_ci95": [b["pass@1_ci95_lo"], b["pass@1_ci95_hi"]],
+                "final_ci95": [r["pass@1_ci95_lo"], r["pass@1_ci95_hi"]],
+                "steps": max((int(m["step"]) for m in metrics if "step" in m), default=None),
+                "wall_s": float(lines[-1].split("\t")[0]) if len(lines) > 1 else None,
+                "complete": facts["complete"],
+                "command": f"python -m r1 learn run {facts['experiment']} --arms {facts['arm']}",
+                "snakemake": facts["command"],
+                "commit": facts["commit"],
+                "source": table.name,
+                "curve": [],
+            }
+        )
+    return records
+
+
 def report(args) -> int:
     exps = load_experiments()
     runs = Path(args.runs)
@@ -490,9 +535,10 @@ def report(args) -> int:
     tables = copy_eval_tables(runs, exps, out, commit, args.device)
     for t in tables:
         print(f"wrote {t}")
+        records += eval_table_records(t, runs, exps)
     if not records:
-        print(f"no held-out curves under {runs}", file=sys.stderr)
-        return 0 if tables else 1
+        print(f"no held-out curves or eval tables under {runs}", file=sys.stderr)
+        return 1
     target = out / args.name
     old = json.loads(target.read_text())["experiments"] if target.exists() and args.merge else []
     keep = [
@@ -503,7 +549,7 @@ def report(args) -> int:
     ]
     allrec = keep + records
     target.write_text(json.dumps({"experiments": allrec}, indent=1) + "\n")
-    for p in plot([r for r in allrec if r["device"] == args.device], out, args.device):
+    for p in plot([r for r in allrec if r["device"] == args.device and r["curve"]], out, args.device):
         print(f"wrote {p}")
     print(f"wrote {target}")
     print(markdown_table(records))

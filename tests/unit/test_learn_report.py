@@ -242,7 +242,12 @@ def test_report_copies_a_whole_dag_arms_eval_table(tmp_path):
     # E4 has no held-out curves: its outcome is the DAG's eval table, which the report brings to docs/results
     wd = tmp_path / "runs" / "E4" / "lease"
     (wd / "results/eval").mkdir(parents=True)
-    (wd / "results/eval/table.csv").write_text("model,benchmark,pass@1\nbase,gsm8k,0.01\nsft,gsm8k,0.03\n")
+    (wd / "results/eval/table.csv").write_text(
+        "model,benchmark,n_problems,k,pass@1,pass@1_ci95_lo,pass@1_ci95_hi\n"
+        "base,gsm8k,200,4,0.01,0.0,0.02\nsft,gsm8k,200,4,0.03,0.01,0.05\nsft,mt_bench,40,4,,,\n"
+    )
+    (wd / "results/sft").mkdir()
+    (wd / "results/sft/metrics.jsonl").write_text('{"step": 50, "loss": 1.0}\n{"step": 100, "loss": 0.5}\n')
     (wd / "results/eval/table.md").write_text("| model | pass@1 |\n")
     (wd / "command.txt").write_text("python -m snakemake distill_all\n")
     out = tmp_path / "out"
@@ -260,9 +265,14 @@ def test_report_copies_a_whole_dag_arms_eval_table(tmp_path):
     assert main(argv) == 0  # no held-out curve, but a table: not a failure
     facts = json.loads((out / "eval_E4_lease_H200.json").read_text())
     assert facts["commit"] == "c0" and facts["command"] == "python -m snakemake distill_all"
-    assert facts["rows"][1] == {"model": "sft", "benchmark": "gsm8k", "pass@1": 0.03}
+    assert facts["rows"][1]["model"] == "sft" and facts["rows"][1]["pass@1"] == 0.03
     assert (out / "eval_E4_lease_H200.md").exists() and (out / "eval_E4_lease_H200.csv").exists()
-    assert not (out / "learning.json").exists()
+    # and in learning.json, like E1-E3: the trained model against the base on the same benchmark (MT-Bench,
+    # without a pass@1, and the base itself are not records)
+    (rec,) = json.loads((out / "learning.json").read_text())["experiments"]
+    assert (rec["name"], rec["arm"], rec["heldout"], rec["n_heldout"]) == ("E4", "lease:sft", "gsm8k", 200)
+    assert (rec["base_acc"], rec["final_acc"], rec["final_ci95"], rec["steps"]) == (0.01, 0.03, [0.01, 0.05], 100)
+    assert rec["commit"] == "c0" and rec["complete"] is True and rec["curve"] == []
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["report", "--runs", str(empty), "--out", str(out)]) == 1
