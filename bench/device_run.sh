@@ -30,7 +30,7 @@ torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__versio
 rc=0
 if [[ $what == all || $what == bench || $what == gen ]]; then
   echo "== generation bench"
-  python3 bench/generation_gpu.py --tokenizer "$TOK" --also-batch 256 --json "$OUT/generation.json" \
+  python3 bench/generation_gpu.py --tokenizer "$TOK" --also-batch 256 --parity-dtype float32 --json "$OUT/generation.json" \
     > "$OUT/generation.log" 2>&1 || rc=1
   grep -v "Warning\|warn(\|forward_call" "$OUT/generation.log" | tail -n 12
 fi
