@@ -14,6 +14,8 @@ mkdir -p "$OUT"
 what=${1:-all}
 ROOT=$(pwd)
 TOK=$ROOT/.gpu/smollm2_tokenizer
+# after bench/gpu_setup.sh's calls the converted SmolLM2 (weights + tokenizer) is there: its tokenizer serves
+if [[ ! -d $TOK && -f ${R1_GPU_DIR:-/root/w}/base/tokenizer.json ]]; then TOK=${R1_GPU_DIR:-/root/w}/base; fi
 
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
