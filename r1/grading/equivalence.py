@@ -100,9 +100,33 @@ def _mv_equal(pred: str, gold: str, strict: bool) -> bool:
     if not g or not p:
         return False
     try:
-        return bool(verify(g, p, strict=strict, timeout_seconds=None))
+        if strict:
+            return bool(verify(g, p, strict=True, timeout_seconds=None))
+        return any(verify([ge], _align_variables(p, ge), strict=True, timeout_seconds=None) for ge in g)
     except Exception:  # noqa: BLE001 - sympy can raise anything on odd input
         return False
+
+
+def _align_variables(preds: list, gold) -> list:
+    """Math-Verify's non-strict mode (0.9.0, `sympy_expr_eq`) renames the prediction's variables to the gold's
+    by zipping two *sets* of symbols, whose order changes with PYTHONHASHSEED: the same pair was graded
+    True in one process and False in another (`y=-\\frac{1}{2}x+\\frac{3}{4}` for `2x+4y-3=0`: False under 2
+    of 16 seeds, x and y swapped). The same renaming, in name order and simultaneous, then a strict verify
+    (non-strict differs from strict only by that renaming in 0.9.0)."""
+    from sympy import Basic
+    from sympy.matrices import MatrixBase
+
+    if not isinstance(gold, (Basic, MatrixBase)):
+        return preds
+    gold_vars = sorted(gold.free_symbols, key=str)
+    out = []
+    for pe in preds:
+        if isinstance(pe, (Basic, MatrixBase)):
+            pred_vars = sorted(pe.free_symbols, key=str)
+            if pred_vars and len(pred_vars) == len(gold_vars) and pred_vars != gold_vars:
+                pe = pe.subs(list(zip(pred_vars, gold_vars, strict=True)), simultaneous=True)
+        out.append(pe)
+    return out
 
 
 def _reduced(frac: tuple[int, int]) -> bool:

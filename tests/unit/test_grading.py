@@ -541,3 +541,27 @@ def test_cli_bad_input_names_file_line_and_field(tmp_path, capsys):
     assert f"{src}: line 2: invalid JSON" in err
     assert f"{src}: line 3: field 'completion' must be a string" in err
     assert not out.exists()
+
+
+def test_lenient_verdicts_do_not_depend_on_the_hash_seed():
+    """Math-Verify's non-strict mode renames the prediction's variables by zipping two sets of symbols;
+    under PYTHONHASHSEED 1 and 8 it swapped x and y and graded this pair False (True under 0): a flaky
+    peer-suite test on 2026-12-05. r1 renames in name order (equivalence._align_variables)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from r1.grading.equivalence import is_equivalent as e; "
+        "print(e('y=-\\\\frac{1}{2}x+\\\\frac{3}{4}', '2x+4y-3=0', 'lenient'))"
+    )
+    verdicts = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("0", "1", "8")
+    }
+    assert verdicts == {"True"}
