@@ -276,6 +276,12 @@ def _metric_rows(wd: Path, stage: str) -> list[dict]:
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
 
 
+def _bench_wall(bench_tsv: Path) -> float | None:
+    """A job's wall seconds from its Snakemake benchmark file (the last row), None if it has none."""
+    lines = bench_tsv.read_text().splitlines() if bench_tsv.exists() else []
+    return float(lines[-1].split("\t")[0]) if len(lines) > 1 else None
+
+
 def _mean(xs) -> float | None:
     xs = [float(x) for x in xs if x is not None]
     return round(sum(xs) / len(xs), 3) if xs else None
@@ -309,10 +315,7 @@ def collect(runs: Path, exps: dict, commit: str, device: str) -> list[dict]:
             cmd = (wd / "command.txt").read_text().strip() if (wd / "command.txt").exists() else ""
             ran = (wd / "commit.txt").read_text().strip() if (wd / "commit.txt").exists() else commit
             folder, bench_tsv = _stage_paths(wd, stage)
-            wall = None
-            if bench_tsv.exists():
-                lines = bench_tsv.read_text().splitlines()
-                wall = float(lines[-1].split("\t")[0]) if len(lines) > 1 else None
+            wall = _bench_wall(bench_tsv)
             rows = _metric_rows(wd, stage)
             train = [r for r in rows if "loss" in r]
             runtime = next((r["train_runtime"] for r in reversed(rows) if "train_runtime" in r), None)
@@ -496,8 +499,6 @@ def eval_table_records(table: Path, runs: Path, exps: dict) -> list[dict]:
         if r["model"] == "base" or b is None:
             continue
         metrics = _metric_rows(wd, r["model"])
-        bench_tsv = _stage_paths(wd, r["model"])[1]
-        lines = bench_tsv.read_text().splitlines() if bench_tsv.exists() else []
         records.append(
             {
                 "name": facts["experiment"],
@@ -513,7 +514,7 @@ def eval_table_records(table: Path, runs: Path, exps: dict) -> list[dict]:
                 "base_ci95": [b["pass@1_ci95_lo"], b["pass@1_ci95_hi"]],
                 "final_ci95": [r["pass@1_ci95_lo"], r["pass@1_ci95_hi"]],
                 "steps": max((int(m["step"]) for m in metrics if "step" in m), default=None),
-                "wall_s": float(lines[-1].split("\t")[0]) if len(lines) > 1 else None,
+                "wall_s": _bench_wall(_stage_paths(wd, r["model"])[1]),
                 "complete": facts["complete"],
                 "command": f"python -m r1 learn run {facts['experiment']} --arms {facts['arm']}",
                 "snakemake": facts["command"],
@@ -537,8 +538,8 @@ def report(args) -> int:
         print(f"wrote {t}")
         records += eval_table_records(t, runs, exps)
     if not records:
-        print(f"no held-out curves or eval tables under {runs}", file=sys.stderr)
-        return 1
+        print(f"no held-out curves or eval-table records under {runs}", file=sys.stderr)
+        return 0 if tables else 1
     target = out / args.name
     old = json.loads(target.read_text())["experiments"] if target.exists() and args.merge else []
     keep = [
